@@ -1,0 +1,22 @@
+# DLLM_CUDA=AUTO enables the CUDA backend when a CUDA compiler is found (nvcc needs no
+# GPU to compile). CMAKE_CUDA_ARCHITECTURES defaults to 90 (H100/H200).
+set(DLLM_HAVE_CUDA OFF)
+if(NOT DLLM_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 90)
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(DLLM_HAVE_CUDA ON)
+  elseif(DLLM_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "DLLM_CUDA=ON but no CUDA compiler was found; "
+                        "hint: pass -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc")
+  endif()
+endif()
+message(STATUS "dllm: CUDA backend ${DLLM_HAVE_CUDA}")

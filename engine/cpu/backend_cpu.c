@@ -1,0 +1,363 @@
+/* backend_cpu.c -- the reference CPU backend: fp32, OpenBLAS for GEMMs, OpenMP loops.
+ *
+ * This backend is the oracle the others are compared against, so every op is written
+ * to be read: a plain loop over rows with the maths of backend.h, parallelised with
+ * OpenMP only across independent rows (or heads), never inside a reduction, so results
+ * do not depend on the thread count.
+ *
+ * DESIGN
+ * ------
+ * - Memory is host memory (malloc, 64-byte aligned); upload/download are memcpy.
+ * - Weights are converted to fp32 at upload (bf16/f16 checkpoints are widened once).
+ * - gemm: cblas_sgemm(RowMajor, N, T): y = x . w^T with w stored (out, in) as in the
+ *   checkpoint.
+ * - attention keeps one scratch row of scores per thread, grown on demand when a longer
+ *   sequence first arrives (this happens at admission-sized steps, not every step).
+ * - sample: float64 Gumbel-max and softmax exactly as ops/reference specifies; argmax
+ *   ties go to the lowest token id.
+ * - Not handled: tensor parallelism (no allreduce slot), fp16/bf16 activations.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "cpu/backend_cpu.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend_impl.h"
+#include "rng.h"
+#include "util.h"
+
+typedef struct cpu_ctx {
+    int n_threads;      /* OpenMP threads for row-parallel loops */
+    float *scratch;     /* (n_threads, scratch_cols) attention scores */
+    int64_t scratch_cols;
+} cpu_ctx;
+
+static void cpu_free_ctx(void *vctx)
+{
+    cpu_ctx *ctx = vctx;
+    if (ctx == NULL) return;
+    free(ctx->scratch);
+    free(ctx);
+}
+
+static dllm_status cpu_alloc(void *vctx, size_t bytes, void **out)
+{
+    void *p = NULL;
+    size_t rounded = (bytes + 63) / 64 * 64;
+    (void)vctx;
+    if (rounded == 0) rounded = 64;
+    if (posix_memalign(&p, 64, rounded) != 0) return DLLM_E_NOMEM;
+    *out = p;
+    return DLLM_OK;
+}
+
+static void cpu_dealloc(void *vctx, void *p)
+{
+    (void)vctx;
+    free(p);
+}
+
+static dllm_status cpu_copy(void *vctx, void *dst, const void *src, size_t bytes)
+{
+    (void)vctx;
+    memmove(dst, src, bytes);
+    return DLLM_OK;
+}
+
+static dllm_status cpu_weight_upload(void *vctx, const void *src, dllm_dtype t, int64_t rows,
+                                     int64_t cols, dllm_weight *out)
+{
+    size_t n = (size_t)rows * (size_t)cols;
+    void *p = NULL;
+    dllm_status rc;
+
+    if ((size_t)cols != 0 && n / (size_t)cols != (size_t)rows) return DLLM_E_INVALID_ARG;
+    rc = cpu_alloc(vctx, n * sizeof(float), &p);
+    if (rc != DLLM_OK) return rc;
+    dllm_convert_to_f32(p, src, t, n);
+    out->data = p;
+    out->rows = rows;
+    out->cols = cols;
+    out->dtype = DLLM_DTYPE_F32;
+    return DLLM_OK;
+}
+
+static void cpu_weight_free(void *vctx, dllm_weight *w)
+{
+    (void)vctx;
+    free(w->data);
+}
+
+static dllm_status cpu_gemm(void *vctx, float *y, const float *x, const dllm_weight *w, int64_t m)
+{
+    (void)vctx;
+    if (w->dtype != DLLM_DTYPE_F32) return DLLM_E_UNSUPPORTED;
+    if (m > INT32_MAX || w->rows > INT32_MAX || w->cols > INT32_MAX) return DLLM_E_INVALID_ARG;
+    /* y (m, n) = x (m, k) . w (n, k)^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)w->rows,
+                (blasint)w->cols, 1.0f, x, (blasint)w->cols, (const float *)w->data,
+                (blasint)w->cols, 0.0f, y, (blasint)w->rows);
+    return DLLM_OK;
+}
+
+static dllm_status cpu_embed(void *vctx, float *out, const dllm_weight *wte, const int32_t *ids,
+                             int64_t m)
+{
+    const float *table = wte->data;
+    int64_t c = wte->cols;
+    (void)vctx;
+    for (int64_t i = 0; i < m; i++)
+        if (ids[i] < 0 || ids[i] >= wte->rows) return DLLM_E_INVALID_ARG;
+    for (int64_t i = 0; i < m; i++)
+        memcpy(out + i * c, table + (int64_t)ids[i] * c, (size_t)c * sizeof(float));
+    return DLLM_OK;
+}
+
+static dllm_status cpu_rmsnorm(void *vctx, float *out, const float *x, const dllm_weight *w,
+                               int64_t m, float eps)
+{
+    cpu_ctx *ctx = vctx;
+    const float *wt = w->data;
+    int64_t c = w->rows * w->cols; /* a norm weight is a vector of c elements */
+
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static)
+    for (int64_t i = 0; i < m; i++) {
+        const float *xi = x + i * c;
+        float *oi = out + i * c;
+        float ss = 0.0f;
+        for (int64_t j = 0; j < c; j++) ss += xi[j] * xi[j];
+        float inv = 1.0f / sqrtf(ss / (float)c + eps);
+        for (int64_t j = 0; j < c; j++) oi[j] = xi[j] * inv * wt[j];
+    }
+    return DLLM_OK;
+}
+
+static dllm_status cpu_rope(void *vctx, float *x, const int32_t *pos, int64_t m, int64_t nh,
+                            int64_t hs, float theta)
+{
+    cpu_ctx *ctx = vctx;
+    int64_t half = hs / 2;
+
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static)
+    for (int64_t i = 0; i < m; i++) {
+        float p = (float)pos[i];
+        for (int64_t d = 0; d < half; d++) {
+            /* inv_freq = 1 / theta^(2d/hs) in fp32, as the reference computes it */
+            float inv_freq = 1.0f / powf(theta, (float)(2 * d) / (float)hs);
+            float ang = p * inv_freq;
+            float cs = cosf(ang), sn = sinf(ang);
+            for (int64_t h = 0; h < nh; h++) {
+                float *xh = x + i * nh * hs + h * hs;
+                float a = xh[d], b = xh[d + half];
+                xh[d] = a * cs - b * sn;
+                xh[d + half] = b * cs + a * sn;
+            }
+        }
+    }
+    return DLLM_OK;
+}
+
+static dllm_status cpu_attention(void *vctx, float *out, const float *q, const float *k,
+                                 const float *v, int64_t mq, int64_t t, int64_t nh, int64_t hs)
+{
+    cpu_ctx *ctx = vctx;
+    int64_t c = nh * hs;
+    float scale = 1.0f / sqrtf((float)hs);
+
+    if (ctx->scratch_cols < t) { /* grow once per new maximum length */
+        float *s = realloc(ctx->scratch, (size_t)ctx->n_threads * (size_t)t * sizeof(float));
+        if (s == NULL) return DLLM_E_NOMEM;
+        ctx->scratch = s;
+        ctx->scratch_cols = t;
+    }
+
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) collapse(2)
+    for (int64_t h = 0; h < nh; h++) {
+        for (int64_t i = 0; i < mq; i++) {
+            float *sc = ctx->scratch + (int64_t)omp_get_thread_num() * ctx->scratch_cols;
+            const float *qi = q + i * c + h * hs;
+            float *oi = out + i * c + h * hs;
+            float mx = -INFINITY, sum = 0.0f;
+            for (int64_t j = 0; j < t; j++) {
+                const float *kj = k + j * c + h * hs;
+                float dot = 0.0f;
+                for (int64_t d = 0; d < hs; d++) dot += qi[d] * kj[d];
+                sc[j] = dot * scale;
+                if (sc[j] > mx) mx = sc[j];
+            }
+            for (int64_t j = 0; j < t; j++) {
+                sc[j] = expf(sc[j] - mx);
+                sum += sc[j];
+            }
+            for (int64_t d = 0; d < hs; d++) oi[d] = 0.0f;
+            for (int64_t j = 0; j < t; j++) {
+                const float *vj = v + j * c + h * hs;
+                float p = sc[j] / sum;
+                for (int64_t d = 0; d < hs; d++) oi[d] += p * vj[d];
+            }
+        }
+    }
+    return DLLM_OK;
+}
+
+static dllm_status cpu_swiglu(void *vctx, float *out, const float *gate, const float *up,
+                              int64_t n)
+{
+    cpu_ctx *ctx = vctx;
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+    return DLLM_OK;
+}
+
+static dllm_status cpu_add(void *vctx, float *y, const float *x, int64_t n)
+{
+    cpu_ctx *ctx = vctx;
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static)
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+    return DLLM_OK;
+}
+
+static dllm_status cpu_gather_rows(void *vctx, float *dst, const float *src, const int32_t *idx,
+                                   int64_t n, int64_t c)
+{
+    (void)vctx;
+    for (int64_t i = 0; i < n; i++) {
+        if (idx[i] < 0) return DLLM_E_INVALID_ARG;
+        memcpy(dst + i * c, src + (int64_t)idx[i] * c, (size_t)c * sizeof(float));
+    }
+    return DLLM_OK;
+}
+
+static dllm_status cpu_scatter_rows(void *vctx, float *dst, const float *src, const int32_t *idx,
+                                    int64_t n, int64_t c)
+{
+    (void)vctx;
+    for (int64_t i = 0; i < n; i++) {
+        if (idx[i] < 0) return DLLM_E_INVALID_ARG;
+        memcpy(dst + (int64_t)idx[i] * c, src + i * c, (size_t)c * sizeof(float));
+    }
+    return DLLM_OK;
+}
+
+static dllm_status cpu_cfg_mix(void *vctx, float *cond, const float *uncond, int64_t n,
+                               float scale)
+{
+    cpu_ctx *ctx = vctx;
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static)
+    for (int64_t i = 0; i < n; i++) cond[i] = uncond[i] + (scale + 1.0f) * (cond[i] - uncond[i]);
+    return DLLM_OK;
+}
+
+/* One row of the sampler reduction; see backend.h and ops/reference/README.md. */
+static void cpu_sample_row(const float *l, int64_t v, const dllm_sample_row *r, int32_t eos,
+                           int32_t eot, int32_t *tok, double *conf)
+{
+    int64_t best = 0;
+    double mx = -INFINITY, sum = 0.0;
+
+#define LOGIT(j) ((r->logits_eos_inf && (j) == eos) ? -INFINITY : (double)l[(j)])
+    if (r->temperature == 0.0f) {
+        float bestv = -INFINITY;
+        int found = 0;
+        for (int64_t j = 0; j < v; j++) {
+            float lj = (r->logits_eos_inf && j == eos) ? -INFINITY : l[j];
+            if (!found || lj > bestv) {
+                bestv = lj;
+                best = j;
+                found = 1;
+            }
+        }
+    } else {
+        double bests = -1.0;
+        double temp = (double)r->temperature;
+        for (int64_t j = 0; j < v; j++) {
+            double u = dllm_rng_uniform(r->seed, DLLM_RNG_GUMBEL, r->step, (uint64_t)r->position,
+                                        (uint64_t)j);
+            double s = exp(LOGIT(j)) / pow(-log(u), temp);
+            if (s > bests) {
+                bests = s;
+                best = j;
+            }
+        }
+    }
+    *tok = (int32_t)best;
+
+    if (r->random_conf) {
+        *conf = dllm_rng_uniform(r->seed, DLLM_RNG_REMASK, r->step, (uint64_t)r->position, 0);
+    } else {
+        for (int64_t j = 0; j < v; j++)
+            if (LOGIT(j) > mx) mx = LOGIT(j);
+        for (int64_t j = 0; j < v; j++) sum += exp(LOGIT(j) - mx);
+        *conf = exp(LOGIT(best) - mx) / sum;
+    }
+#undef LOGIT
+    if (r->conf_eos_eot_inf && (best == eos || (eot >= 0 && best == eot))) *conf = -INFINITY;
+}
+
+static dllm_status cpu_sample(void *vctx, const float *logits, int64_t m, int64_t v,
+                              const dllm_sample_row *rows, int32_t eos, int32_t eot, int32_t *tok,
+                              double *conf)
+{
+    cpu_ctx *ctx = vctx;
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static)
+    for (int64_t i = 0; i < m; i++) cpu_sample_row(logits + i * v, v, &rows[i], eos, eot, &tok[i],
+                                                   &conf[i]);
+    return DLLM_OK;
+}
+
+static const struct dllm_backend_i cpu_iface = {
+    .free_ctx = cpu_free_ctx,
+    .alloc = cpu_alloc,
+    .dealloc = cpu_dealloc,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .weight_upload = cpu_weight_upload,
+    .weight_free = cpu_weight_free,
+    .gemm = cpu_gemm,
+    .embed = cpu_embed,
+    .rmsnorm = cpu_rmsnorm,
+    .rope = cpu_rope,
+    .attention = cpu_attention,
+    .swiglu = cpu_swiglu,
+    .add = cpu_add,
+    .gather_rows = cpu_gather_rows,
+    .scatter_rows = cpu_scatter_rows,
+    .cfg_mix = cpu_cfg_mix,
+    .sample = cpu_sample,
+    .synchronize = NULL, /* every op is synchronous */
+};
+
+dllm_status dllm_backend_cpu_new(int n_threads, dllm_backend **out, char *err, size_t errn)
+{
+    dllm_backend *be = NULL;
+    cpu_ctx *ctx = NULL;
+    dllm_status rc = DLLM_OK;
+
+    *out = NULL;
+    be = calloc(1, sizeof *be);
+    ctx = calloc(1, sizeof *ctx);
+    if (be == NULL || ctx == NULL) {
+        rc = dllm_errf(err, errn, DLLM_E_NOMEM, "cpu backend: out of memory");
+        goto out;
+    }
+    ctx->n_threads = n_threads > 0 ? n_threads : omp_get_max_threads();
+    if (ctx->n_threads < 1) ctx->n_threads = 1;
+    be->iface = &cpu_iface;
+    be->ctx = ctx;
+    be->name = "cpu";
+    *out = be;
+    be = NULL;
+    ctx = NULL;
+out:
+    free(be);
+    cpu_free_ctx(ctx);
+    return rc;
+}

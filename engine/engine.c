@@ -1,0 +1,589 @@
+/* engine.c -- the public engine API (dllm.h): model lifetime, sequences, stepping.
+ *
+ * DESIGN
+ * ------
+ * - dllm_engine owns: the backend, the mmapped checkpoint (kept open for inspection and
+ *   for backends that stream from it), the uploaded weights, the tokenizer, the forward
+ *   workspace and the host scratch of the sampler. One thread uses it at a time.
+ * - dllm_seq holds a request: the canvas [prompt | gen_length x MASK] (host), an
+ *   unconditional canvas for CFG (prompt replaced by MASK), and the schedule state
+ *   (block b, step i within the block, global step counter s used by the RNG).
+ * - dllm_engine_step() runs one denoising step for a batch:
+ *     1. plan: each unfinished sequence contributes its canvas (and the CFG canvas) with
+ *        head rows = the current block;
+ *     2. forward over all packed rows (forward.c);
+ *     3. per sequence: CFG mix of its head logits, then the backend's sample reduction
+ *        (token + confidence per block row), then the host commit: the scheduled number
+ *        of masked block positions with the highest confidence (sampler.c).
+ *   A failure before the commit leaves every canvas unchanged.
+ * - Workspace is reserved at dllm_seq_new() for the largest single sequence seen (and
+ *   grown when a batch needs more at the start of a step, before any state changes), so
+ *   a step of sequences already admitted allocates nothing.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "dllm/dllm.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+#include "checkpoint.h"
+#include "forward.h"
+#include "model.h"
+#include "sampler.h"
+#include "util.h"
+
+struct dllm_engine {
+    dllm_backend *be;
+    dllm_checkpoint *ck;
+    dllm_tokenizer *tok;
+    dllm_model_weights w;
+    dllm_forward fwd;
+    char *model_dir;
+    int32_t mask_id, eos_id, eot_id, bos_id;
+    int64_t max_len;
+    int64_t n_params;
+    /* sampler scratch (host), capacity cap_sample rows */
+    size_t cap_sample;
+    dllm_sample_row *rows;
+    int32_t *tok_buf;
+    double *conf_buf;
+    int32_t *cand_pos;
+    size_t *order, *sel;
+    /* batch plan scratch, capacity cap_plan sequences */
+    size_t cap_plan;
+    dllm_fwd_seq *plan;
+    char last_error[1024];
+};
+
+struct dllm_seq {
+    dllm_engine *e;
+    dllm_gen_params p;
+    int32_t P, R, T;
+    int32_t *canvas;  /* (T) host */
+    int32_t *uncond;  /* (T) host, CFG only: prompt masked */
+    int32_t nb, spb;  /* blocks, steps per block */
+    int32_t block;    /* current block */
+    int32_t i;        /* step within the block */
+    int32_t s;        /* global step counter (RNG) */
+    int32_t block_masked; /* masked count of the block at its start */
+    int finished;
+    int32_t forwards;
+    double forward_ms;
+};
+
+static dllm_status seterr(dllm_engine *e, dllm_status rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static dllm_status seterr(dllm_engine *e, dllm_status rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->last_error, sizeof e->last_error, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- engine ---- */
+
+void dllm_engine_config_init(dllm_engine_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->backend = "cpu";
+}
+
+void dllm_engine_free(dllm_engine *e)
+{
+    if (e == NULL) return;
+    dllm_forward_deinit(&e->fwd);
+    dllm_model_weights_deinit(&e->w, e->be);
+    dllm_backend_free(e->be);
+    dllm_checkpoint_free(e->ck);
+    dllm_tokenizer_free(e->tok);
+    free(e->rows);
+    free(e->tok_buf);
+    free(e->conf_buf);
+    free(e->cand_pos);
+    free(e->order);
+    free(e->sel);
+    free(e->plan);
+    free(e->model_dir);
+    free(e);
+}
+
+dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char *err,
+                            size_t errn)
+{
+    dllm_engine *e = NULL;
+    dllm_status rc = DLLM_OK;
+    char path[4096];
+    char sub[512];
+
+    *out = NULL;
+    if (c == NULL || c->model_dir == NULL || c->model_dir[0] == '\0') {
+        rc = dllm_errf(err, errn, DLLM_E_INVALID_ARG, "no model directory given");
+        goto out;
+    }
+    e = calloc(1, sizeof *e);
+    if (e == NULL || (e->model_dir = strdup(c->model_dir)) == NULL) {
+        rc = dllm_errf(err, errn, DLLM_E_NOMEM, "out of memory");
+        goto out;
+    }
+    DLLM_TRY_GOTO(dllm_checkpoint_open(c->model_dir, &e->ck, err, errn), rc, out);
+    if (snprintf(path, sizeof path, "%s/tokenizer.json", c->model_dir) >= (int)sizeof path) {
+        rc = dllm_errf(err, errn, DLLM_E_INVALID_ARG, "model path too long");
+        goto out;
+    }
+    rc = dllm_tokenizer_load(path, &e->tok, sub, sizeof sub);
+    if (rc != DLLM_OK) {
+        rc = dllm_errf(err, errn, rc, "%s", sub);
+        goto out;
+    }
+    DLLM_TRY_GOTO(dllm_backend_new(c->backend, c->n_threads, c->device, &e->be, err, errn), rc,
+                  out);
+    DLLM_TRY_GOTO(dllm_model_weights_load(&e->w, e->be, e->ck, err, errn), rc, out);
+    dllm_forward_init(&e->fwd, e->be, &e->w);
+
+    e->mask_id = (int32_t)e->ck->cfg.mask_token_id;
+    e->eos_id = (int32_t)e->ck->cfg.eos_token_id;
+    e->eot_id = dllm_tokenizer_token_to_id(e->tok, "<|eot_id|>");
+    e->bos_id = dllm_tokenizer_token_to_id(e->tok, "<|startoftext|>");
+    e->max_len = e->ck->cfg.max_sequence_length;
+    e->n_params = e->ck->n_params;
+    if ((int64_t)dllm_tokenizer_vocab_size(e->tok) > e->w.V) {
+        rc = dllm_errf(err, errn, DLLM_E_CONFIG,
+                       "%s: the tokenizer has %zu ids but the model's embedding has %lld rows; "
+                       "hint: tokenizer.json and the weights come from different models",
+                       path, dllm_tokenizer_vocab_size(e->tok), (long long)e->w.V);
+        goto out;
+    }
+    *out = e;
+    e = NULL;
+out:
+    dllm_engine_free(e);
+    return rc;
+}
+
+const char *dllm_engine_last_error(const dllm_engine *e)
+{
+    return e ? e->last_error : "no engine";
+}
+
+const dllm_tokenizer *dllm_engine_tokenizer(const dllm_engine *e)
+{
+    return e->tok;
+}
+
+void dllm_engine_model_info(const dllm_engine *e, dllm_model_info *o)
+{
+    memset(o, 0, sizeof *o);
+    o->d_model = e->w.C;
+    o->n_layers = e->w.L;
+    o->n_heads = e->w.NH;
+    o->mlp_hidden_size = e->w.F;
+    o->vocab_size = e->w.V;
+    o->max_sequence_length = e->max_len;
+    o->n_params = e->n_params;
+    o->mask_id = e->mask_id;
+    o->eos_id = e->eos_id;
+    o->eot_id = e->eot_id;
+    o->bos_id = e->bos_id;
+    o->backend = dllm_backend_name(e->be);
+    o->model_dir = e->model_dir;
+}
+
+/* ---- parameters ---- */
+
+void dllm_gen_params_init(dllm_gen_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->gen_length = 128;
+    p->steps = 128;
+    p->block_length = 32;
+    p->temperature = 0.0f;
+    p->cfg_scale = 0.0f;
+    p->remasking = DLLM_REMASK_LOW_CONFIDENCE;
+    p->seed = 0;
+    p->cache = DLLM_CACHE_NONE;
+}
+
+dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t errn)
+{
+    if (p == NULL) return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "no parameters");
+    if (p->gen_length < 1)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "gen_length must be >= 1 (got %d)",
+                         (int)p->gen_length);
+    if (p->block_length < 1 || p->block_length > p->gen_length)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                         "block_length must be in [1, gen_length=%d] (got %d)",
+                         (int)p->gen_length, (int)p->block_length);
+    if (p->gen_length % p->block_length != 0)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                         "gen_length %d is not a multiple of block_length %d; hint: use a "
+                         "block_length that divides gen_length",
+                         (int)p->gen_length, (int)p->block_length);
+    int32_t nb = p->gen_length / p->block_length;
+    if (p->steps < 1)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "steps must be >= 1 (got %d)",
+                         (int)p->steps);
+    if (p->steps % nb != 0)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                         "steps %d is not a multiple of the number of blocks %d "
+                         "(gen_length %d / block_length %d); hint: use steps = k * %d",
+                         (int)p->steps, (int)nb, (int)p->gen_length, (int)p->block_length,
+                         (int)nb);
+    if (!isfinite(p->temperature) || p->temperature < 0.0f)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                         "temperature must be a finite number >= 0 (got %g)",
+                         (double)p->temperature);
+    if (!isfinite(p->cfg_scale) || p->cfg_scale < 0.0f)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                         "cfg_scale must be a finite number >= 0 (got %g)", (double)p->cfg_scale);
+    if (p->remasking != DLLM_REMASK_LOW_CONFIDENCE && p->remasking != DLLM_REMASK_RANDOM)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "unknown remasking %d",
+                         (int)p->remasking);
+    if (p->cache != DLLM_CACHE_NONE)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "unknown cache policy %d", (int)p->cache);
+    return DLLM_OK;
+}
+
+dllm_status dllm_remasking_parse(const char *s, dllm_remasking *out)
+{
+    if (s && strcmp(s, "low_confidence") == 0) {
+        *out = DLLM_REMASK_LOW_CONFIDENCE;
+        return DLLM_OK;
+    }
+    if (s && strcmp(s, "random") == 0) {
+        *out = DLLM_REMASK_RANDOM;
+        return DLLM_OK;
+    }
+    return DLLM_E_INVALID_ARG;
+}
+
+const char *dllm_remasking_name(dllm_remasking r)
+{
+    return r == DLLM_REMASK_RANDOM ? "random" : "low_confidence";
+}
+
+dllm_status dllm_cache_policy_parse(const char *s, dllm_cache_policy *out)
+{
+    if (s && strcmp(s, "none") == 0) {
+        *out = DLLM_CACHE_NONE;
+        return DLLM_OK;
+    }
+    return DLLM_E_INVALID_ARG;
+}
+
+const char *dllm_cache_policy_name(dllm_cache_policy c)
+{
+    (void)c;
+    return "none";
+}
+
+/* ---- sequences ---- */
+
+/* Host scratch of the sampler for up to rows head rows and plan entries. */
+static dllm_status reserve_host(dllm_engine *e, size_t rows, size_t plan)
+{
+    if (rows > e->cap_sample) {
+        dllm_sample_row *r = realloc(e->rows, rows * sizeof *r);
+        if (r) e->rows = r;
+        int32_t *t = realloc(e->tok_buf, rows * sizeof *t);
+        if (t) e->tok_buf = t;
+        double *c = realloc(e->conf_buf, rows * sizeof *c);
+        if (c) e->conf_buf = c;
+        int32_t *cp = realloc(e->cand_pos, rows * sizeof *cp);
+        if (cp) e->cand_pos = cp;
+        size_t *o = realloc(e->order, rows * sizeof *o);
+        if (o) e->order = o;
+        size_t *sl = realloc(e->sel, rows * sizeof *sl);
+        if (sl) e->sel = sl;
+        if (!r || !t || !c || !cp || !o || !sl) return DLLM_E_NOMEM;
+        e->cap_sample = rows;
+    }
+    if (plan > e->cap_plan) {
+        dllm_fwd_seq *p = realloc(e->plan, plan * sizeof *p);
+        if (p == NULL) return DLLM_E_NOMEM;
+        e->plan = p;
+        e->cap_plan = plan;
+    }
+    return DLLM_OK;
+}
+
+void dllm_seq_free(dllm_seq *s)
+{
+    if (s == NULL) return;
+    free(s->canvas);
+    free(s->uncond);
+    free(s);
+}
+
+dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
+                         const dllm_gen_params *p, dllm_seq **out)
+{
+    dllm_seq *s = NULL;
+    dllm_status rc = DLLM_OK;
+    int cfg;
+
+    *out = NULL;
+    e->last_error[0] = '\0';
+    rc = dllm_gen_params_validate(p, e->last_error, sizeof e->last_error);
+    if (rc != DLLM_OK) goto out;
+    if (prompt == NULL && n_prompt > 0) {
+        rc = seterr(e, DLLM_E_INVALID_ARG, "prompt ids are NULL");
+        goto out;
+    }
+    if ((int64_t)n_prompt + p->gen_length > e->max_len) {
+        rc = seterr(e, DLLM_E_INVALID_ARG,
+                    "prompt (%zu tokens) + gen_length (%d) = %lld exceeds the model's "
+                    "max_sequence_length %lld",
+                    n_prompt, (int)p->gen_length, (long long)n_prompt + p->gen_length,
+                    (long long)e->max_len);
+        goto out;
+    }
+    for (size_t i = 0; i < n_prompt; i++) {
+        if (prompt[i] < 0 || prompt[i] >= e->w.V) {
+            rc = seterr(e, DLLM_E_INVALID_ARG,
+                        "prompt token %zu has id %d, outside the vocabulary [0, %lld)", i,
+                        (int)prompt[i], (long long)e->w.V);
+            goto out;
+        }
+        if (prompt[i] == e->mask_id) {
+            rc = seterr(e, DLLM_E_INVALID_ARG,
+                        "prompt token %zu is the mask token (id %d); prompts may not contain "
+                        "masks",
+                        i, (int)e->mask_id);
+            goto out;
+        }
+    }
+    cfg = p->cfg_scale > 0.0f;
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        rc = seterr(e, DLLM_E_NOMEM, "out of memory");
+        goto out;
+    }
+    s->e = e;
+    s->p = *p;
+    s->P = (int32_t)n_prompt;
+    s->R = p->gen_length;
+    s->T = s->P + s->R;
+    s->nb = p->gen_length / p->block_length;
+    s->spb = p->steps / s->nb;
+    s->canvas = malloc((size_t)s->T * sizeof(int32_t));
+    if (cfg) s->uncond = malloc((size_t)s->T * sizeof(int32_t));
+    if (s->canvas == NULL || (cfg && s->uncond == NULL)) {
+        rc = seterr(e, DLLM_E_NOMEM, "out of memory for a %d-token canvas", (int)s->T);
+        goto out;
+    }
+    if (n_prompt > 0) memcpy(s->canvas, prompt, n_prompt * sizeof(int32_t));
+    for (int32_t i = s->P; i < s->T; i++) s->canvas[i] = e->mask_id;
+    if (cfg)
+        for (int32_t i = 0; i < s->T; i++) s->uncond[i] = e->mask_id;
+
+    /* reserve the workspace a batch of this sequence alone needs */
+    rc = dllm_forward_reserve(&e->fwd, (int64_t)s->T * (cfg ? 2 : 1),
+                              (int64_t)p->block_length * (cfg ? 2 : 1));
+    if (rc == DLLM_OK) rc = reserve_host(e, (size_t)p->block_length * 2, 2);
+    if (rc != DLLM_OK) {
+        seterr(e, rc, "cannot reserve the workspace for a %d-token sequence: %s", (int)s->T,
+               dllm_status_desc(rc));
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+out:
+    dllm_seq_free(s);
+    return rc;
+}
+
+int dllm_seq_finished(const dllm_seq *s)
+{
+    return s->finished;
+}
+
+const int32_t *dllm_seq_tokens(const dllm_seq *s, size_t *n)
+{
+    if (n) *n = (size_t)s->R;
+    return s->canvas + s->P;
+}
+
+void dllm_seq_stats_get(const dllm_seq *s, dllm_seq_stats *o)
+{
+    memset(o, 0, sizeof *o);
+    o->prompt_tokens = s->P;
+    o->gen_length = s->R;
+    o->steps = s->s;
+    o->forwards = s->forwards;
+    o->forward_ms = s->forward_ms;
+}
+
+/* ---- stepping ---- */
+
+/* Commits the scheduled tokens of one sequence from its sampled block rows. */
+static void commit(dllm_engine *e, dllm_seq *s, const int32_t *tok, const double *conf)
+{
+    int32_t bl = s->p.block_length;
+    int32_t b0 = s->P + s->block * bl;
+    size_t n = 0;
+
+    if (s->i == 0) {
+        int32_t m = 0;
+        for (int32_t j = 0; j < bl; j++) m += s->canvas[b0 + j] == e->mask_id;
+        s->block_masked = m;
+    }
+    int32_t k = dllm_sched_transfer_count(s->block_masked, s->spb, s->i);
+    double *cconf = e->conf_buf + e->cap_sample / 2; /* second half: candidate confidences */
+    int32_t *ctok = e->tok_buf + e->cap_sample / 2;
+    for (int32_t j = 0; j < bl; j++) {
+        if (s->canvas[b0 + j] != e->mask_id) continue;
+        e->cand_pos[n] = b0 + j;
+        cconf[n] = conf[j];
+        ctok[n] = tok[j];
+        n++;
+    }
+    size_t chosen = dllm_select_topk(cconf, e->cand_pos, n, (size_t)k, e->order, e->sel);
+    for (size_t c = 0; c < chosen; c++) s->canvas[e->cand_pos[e->sel[c]]] = ctok[e->sel[c]];
+
+    s->i++;
+    s->s++;
+    if (s->i == s->spb) {
+        s->i = 0;
+        s->block++;
+        if (s->block == s->nb) s->finished = 1;
+    }
+}
+
+dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
+{
+    size_t n_plan = 0;
+    int64_t rows = 0, head = 0;
+    size_t max_bl = 0;
+    dllm_status rc;
+    double t0;
+
+    e->last_error[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        dllm_seq *s = seqs[i];
+        if (s == NULL || s->e != e) return seterr(e, DLLM_E_INVALID_ARG, "sequence %zu does not "
+                                                  "belong to this engine", i);
+        if (s->finished) continue;
+        int cfg = s->uncond != NULL;
+        n_plan += cfg ? 2 : 1;
+        rows += (int64_t)s->T * (cfg ? 2 : 1);
+        head += (int64_t)s->p.block_length * (cfg ? 2 : 1);
+        if ((size_t)s->p.block_length > max_bl) max_bl = (size_t)s->p.block_length;
+    }
+    if (n_plan == 0) return DLLM_OK;
+    /* Growth happens here, before any state changes, only when a batch is larger than any
+     * before it (single-sequence sizes were reserved at admission). */
+    rc = dllm_forward_reserve(&e->fwd, rows, head);
+    if (rc == DLLM_OK) rc = reserve_host(e, 2 * max_bl, n_plan);
+    if (rc != DLLM_OK)
+        return seterr(e, rc, "cannot reserve workspace for a batch of %lld rows: %s",
+                      (long long)rows, dllm_status_desc(rc));
+
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        dllm_seq *s = seqs[i];
+        if (s->finished) continue;
+        int32_t b0 = s->P + s->block * s->p.block_length;
+        e->plan[k++] = (dllm_fwd_seq){s->canvas, s->T, b0, s->p.block_length};
+        if (s->uncond) {
+            memcpy(s->uncond + s->P, s->canvas + s->P, (size_t)s->R * sizeof(int32_t));
+            e->plan[k++] = (dllm_fwd_seq){s->uncond, s->T, b0, s->p.block_length};
+        }
+    }
+    t0 = now_ms();
+    rc = dllm_forward_run(&e->fwd, e->plan, n_plan);
+    if (rc != DLLM_OK) return seterr(e, rc, "forward failed: %s", dllm_status_desc(rc));
+
+    /* per sequence: CFG mix, sample the block rows, commit */
+    int64_t hoff = 0;
+    int64_t V = e->w.V;
+    for (size_t i = 0; i < n; i++) {
+        dllm_seq *s = seqs[i];
+        if (s->finished) continue;
+        int32_t bl = s->p.block_length;
+        float *lg = e->fwd.logits + hoff * V;
+        if (s->uncond) {
+            rc = dllm_backend_cfg_mix(e->be, lg, lg + (int64_t)bl * V, (int64_t)bl * V,
+                                      s->p.cfg_scale);
+            if (rc != DLLM_OK) return seterr(e, rc, "cfg mix failed: %s", dllm_status_desc(rc));
+        }
+        for (int32_t j = 0; j < bl; j++) {
+            dllm_sample_row *r = &e->rows[j];
+            r->seed = s->p.seed;
+            r->step = (uint32_t)s->s;
+            r->position = s->P + s->block * bl + j;
+            r->temperature = s->p.temperature;
+            r->random_conf = s->p.remasking == DLLM_REMASK_RANDOM;
+            r->logits_eos_inf = s->p.logits_eos_inf != 0;
+            r->conf_eos_eot_inf = s->p.confidence_eos_eot_inf != 0;
+        }
+        rc = dllm_backend_sample(e->be, lg, bl, V, e->rows, e->eos_id, e->eot_id, e->tok_buf,
+                                 e->conf_buf);
+        if (rc != DLLM_OK) return seterr(e, rc, "sampling failed: %s", dllm_status_desc(rc));
+        commit(e, s, e->tok_buf, e->conf_buf);
+        s->forwards += s->uncond ? 2 : 1;
+        hoff += (int64_t)bl * (s->uncond ? 2 : 1);
+    }
+    double dt = now_ms() - t0;
+    for (size_t i = 0; i < n; i++) seqs[i]->forward_ms += dt;
+    return DLLM_OK;
+}
+
+dllm_status dllm_generate(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
+                          const dllm_gen_params *p, int32_t **out_ids, size_t *n_out,
+                          dllm_seq_stats *stats)
+{
+    dllm_seq *s = NULL;
+    dllm_status rc;
+
+    if (out_ids) *out_ids = NULL;
+    if (n_out) *n_out = 0;
+    DLLM_TRY_GOTO(dllm_seq_new(e, prompt, n_prompt, p, &s), rc, out);
+    while (!dllm_seq_finished(s)) DLLM_TRY_GOTO(dllm_engine_step(e, &s, 1), rc, out);
+    if (out_ids) {
+        size_t n;
+        const int32_t *t = dllm_seq_tokens(s, &n);
+        *out_ids = malloc(n * sizeof(int32_t));
+        if (*out_ids == NULL) {
+            rc = seterr(e, DLLM_E_NOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(*out_ids, t, n * sizeof(int32_t));
+        if (n_out) *n_out = n;
+    }
+    if (stats) dllm_seq_stats_get(s, stats);
+out:
+    dllm_seq_free(s);
+    return rc;
+}
+
+/* ---- inspection ---- */
+
+dllm_status dllm_inspect(const char *model_dir, int json, FILE *out, char *err, size_t errn)
+{
+    dllm_checkpoint *ck = NULL;
+    dllm_status rc;
+
+    DLLM_TRY_GOTO(dllm_checkpoint_open(model_dir, &ck, err, errn), rc, out);
+    if (json)
+        rc = dllm_checkpoint_print_json(ck, out);
+    else
+        dllm_checkpoint_print(ck, out);
+out:
+    dllm_checkpoint_free(ck);
+    return rc;
+}

@@ -1,0 +1,170 @@
+/* dllm.h -- the public C API of the dllm engine.
+ *
+ * This is the only engine header the CLI, the worker and the tests need (with
+ * status.h and tokenizer.h). It never mentions a backend's types.
+ *
+ * DESIGN
+ * ------
+ * - An engine (dllm_engine) owns one loaded model on one backend: weights, tokenizer and
+ *   the forward workspace. It is used from one thread at a time.
+ * - A sequence (dllm_seq) is one generation request: its canvas [prompt | masks], its
+ *   sampling parameters and its progress through the LLaDA schedule. Sequences are
+ *   created against an engine and must be freed before it.
+ * - Batch-first stepping: dllm_engine_step() advances several sequences by one
+ *   denoising step each, in one batched forward (their rows packed into one matrix per
+ *   weight). Sequences in one call may differ in length and parameters. A finished
+ *   sequence passed again is skipped. dllm_generate() is the blocking convenience
+ *   built on it.
+ * - Errors: every call returns a dllm_status; the message of the last failure is
+ *   dllm_engine_last_error(). Creation takes an errbuf because there is no handle yet.
+ *
+ * Typical use:
+ *     dllm_engine_config ec; dllm_engine_config_init(&ec); ec.model_dir = "models/x";
+ *     dllm_engine *e; char err[512];
+ *     if (dllm_engine_new(&ec, &e, err, sizeof err) != DLLM_OK) { puts(err); ... }
+ *     dllm_gen_params p; dllm_gen_params_init(&p); p.gen_length = 64; ...
+ *     dllm_seq *s; dllm_seq_new(e, ids, n, &p, &s);
+ *     while (!dllm_seq_finished(s)) dllm_engine_step(e, &s, 1);
+ *     dllm_seq_tokens(s, &n_out); ... dllm_seq_free(s); dllm_engine_free(e);
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef DLLM_DLLM_H
+#define DLLM_DLLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dllm/status.h"
+#include "dllm/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DLLM_VERSION_STRING "0.1.0"
+
+typedef struct dllm_engine dllm_engine;
+typedef struct dllm_seq dllm_seq;
+
+/* ---- engine ---- */
+
+typedef struct dllm_engine_config {
+    const char *model_dir; /* checkpoint directory (config.json, safetensors, tokenizer.json) */
+    const char *backend;   /* "cpu" (default) or "cuda" */
+    int n_threads;         /* CPU threads; <= 0: OpenMP default */
+    int device;            /* GPU ordinal for "cuda" */
+} dllm_engine_config;
+
+void dllm_engine_config_init(dllm_engine_config *c);
+
+/* Loads the model in c->model_dir onto the backend. On failure *out is NULL and err holds
+ * a message naming the file and problem. */
+dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char *err,
+                            size_t errn);
+void dllm_engine_free(dllm_engine *e); /* NULL is a no-op */
+
+/* Message of the last failed call on this engine ("" if none); valid until the next call. */
+const char *dllm_engine_last_error(const dllm_engine *e);
+
+/* The model's tokenizer (owned by the engine). */
+const dllm_tokenizer *dllm_engine_tokenizer(const dllm_engine *e);
+
+typedef struct dllm_model_info {
+    int64_t d_model, n_layers, n_heads, mlp_hidden_size;
+    int64_t vocab_size;          /* rows of the LM head (embedding_size) */
+    int64_t max_sequence_length; /* prompt + gen_length must fit */
+    int64_t n_params;
+    int32_t mask_id, eos_id;
+    int32_t eot_id, bos_id; /* -1 when the tokenizer has no such token */
+    const char *backend;
+    const char *model_dir;
+} dllm_model_info;
+
+void dllm_engine_model_info(const dllm_engine *e, dllm_model_info *out);
+
+/* ---- generation parameters ---- */
+
+typedef enum dllm_remasking {
+    DLLM_REMASK_LOW_CONFIDENCE = 0, /* commit the most confident predictions */
+    DLLM_REMASK_RANDOM = 1,         /* commit uniformly random positions */
+} dllm_remasking;
+
+typedef enum dllm_cache_policy {
+    DLLM_CACHE_NONE = 0, /* recompute everything every step (the reference sampler) */
+} dllm_cache_policy;
+
+typedef struct dllm_gen_params {
+    int32_t gen_length;   /* tokens to generate (the masked region), >= 1 */
+    int32_t steps;        /* denoising steps in total, a multiple of the block count */
+    int32_t block_length; /* semi-autoregressive block; divides gen_length */
+    float temperature;    /* 0 = greedy; > 0 = Gumbel-max sampling */
+    float cfg_scale;      /* 0 = off; > 0 = classifier-free guidance (2 forwards per step) */
+    dllm_remasking remasking;
+    uint64_t seed; /* RNG seed for temperature > 0 and random remasking */
+    int logits_eos_inf;         /* forbid EOS (its logit is -inf) */
+    int confidence_eos_eot_inf; /* never prefer committing EOS/EOT (confidence -inf) */
+    dllm_cache_policy cache;
+} dllm_gen_params;
+
+/* LLaDA generate.py defaults: gen_length 128, steps 128, block_length 32, greedy,
+ * low-confidence remasking, no CFG, seed 0, cache none. */
+void dllm_gen_params_init(dllm_gen_params *p);
+
+/* Checks the parameters alone (ranges and the divisibility rules of the schedule);
+ * DLLM_E_INVALID_ARG with a message naming the parameter. */
+dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t errn);
+
+/* Parses "low_confidence"/"random" and "none"; DLLM_E_INVALID_ARG for anything else. */
+dllm_status dllm_remasking_parse(const char *s, dllm_remasking *out);
+const char *dllm_remasking_name(dllm_remasking r);
+dllm_status dllm_cache_policy_parse(const char *s, dllm_cache_policy *out);
+const char *dllm_cache_policy_name(dllm_cache_policy c);
+
+/* ---- sequences and stepping ---- */
+
+/* Creates a sequence for prompt ids (copied). Validates the parameters, the ids (within
+ * the vocabulary, no mask token) and the length (prompt + gen_length within the model's
+ * maximum), and reserves the workspace the sequence needs, so stepping it allocates
+ * nothing new. */
+dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
+                         const dllm_gen_params *p, dllm_seq **out);
+void dllm_seq_free(dllm_seq *s); /* NULL is a no-op */
+
+/* Advances every unfinished sequence in seqs by one denoising step, in one batched
+ * forward. On error no sequence has advanced past a partially applied step: the
+ * canvases are unchanged. */
+dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n);
+
+int dllm_seq_finished(const dllm_seq *s);
+
+/* The generated region (gen_length ids; the mask id where not yet decoded). Owned by s. */
+const int32_t *dllm_seq_tokens(const dllm_seq *s, size_t *n);
+
+typedef struct dllm_seq_stats {
+    int32_t prompt_tokens;
+    int32_t gen_length;
+    int32_t steps;    /* denoising steps done */
+    int32_t forwards; /* model forwards done (2 per step with CFG) */
+    double forward_ms;/* time spent in this sequence's steps (shared batch time) */
+} dllm_seq_stats;
+
+void dllm_seq_stats_get(const dllm_seq *s, dllm_seq_stats *out);
+
+/* Blocking generation: runs the sequence to completion. *out_ids (gen_length ids,
+ * malloc'd, caller frees) and stats may be NULL if not wanted. */
+dllm_status dllm_generate(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
+                          const dllm_gen_params *p, int32_t **out_ids, size_t *n_out,
+                          dllm_seq_stats *stats);
+
+/* ---- checkpoints (no backend needed) ---- */
+
+/* Prints the config summary and tensor table of the checkpoint in model_dir to out, as
+ * text or (json != 0) as one JSON object. */
+dllm_status dllm_inspect(const char *model_dir, int json, FILE *out, char *err, size_t errn);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

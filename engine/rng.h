@@ -1,0 +1,50 @@
+/* rng.h -- the counter-based random numbers of the sampler.
+ *
+ * A draw is a pure function of (seed, stream, step, position, token), so every backend
+ * reproduces it for any row in any order and a request's tokens never depend on what
+ * else is in its batch. The same function is specified and implemented in
+ * ops/reference/rng.py; tests assert shared vectors.
+ *
+ *   mix64(z): z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27;
+ *             z *= 0x94D049BB133111EB; z ^= z >> 31          (splitmix64 finaliser)
+ *   h = mix64(seed ^ 0x9E3779B97F4A7C15)
+ *   h = mix64(h ^ ((stream << 32) | step)); h = mix64(h ^ pos); h = mix64(h ^ tok)
+ *   uniform = ((h >> 11) + 0.5) * 2^-53        in (0, 1), never 0 or 1
+ *
+ * Streams: DLLM_RNG_GUMBEL (tok = vocab id), DLLM_RNG_REMASK (tok = 0).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef DLLM_RNG_H
+#define DLLM_RNG_H
+
+#include <stdint.h>
+
+enum { DLLM_RNG_GUMBEL = 0, DLLM_RNG_REMASK = 1 };
+
+static inline uint64_t dllm_mix64(uint64_t z)
+{
+    z ^= z >> 30;
+    z *= 0xBF58476D1CE4E5B9ull;
+    z ^= z >> 27;
+    z *= 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return z;
+}
+
+static inline uint64_t dllm_rng_u64(uint64_t seed, uint32_t stream, uint32_t step, uint64_t pos,
+                                    uint64_t tok)
+{
+    uint64_t h = dllm_mix64(seed ^ 0x9E3779B97F4A7C15ull);
+    h = dllm_mix64(h ^ (((uint64_t)stream << 32) | step));
+    h = dllm_mix64(h ^ pos);
+    return dllm_mix64(h ^ tok);
+}
+
+static inline double dllm_rng_uniform(uint64_t seed, uint32_t stream, uint32_t step, uint64_t pos,
+                                      uint64_t tok)
+{
+    return ((double)(dllm_rng_u64(seed, stream, step, pos, tok) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+#endif

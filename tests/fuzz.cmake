@@ -1,0 +1,16 @@
+# libFuzzer targets: every tests/fuzz/fuzz_*.c becomes build/bin/<name> when DLLM_FUZZ=ON
+# (configure with CC=clang). CI runs each briefly (tests/run_fuzz.sh); longer on demand.
+if(DLLM_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "DLLM_FUZZ needs clang; hint: CC=clang-14 cmake -DDLLM_FUZZ=ON ...")
+  endif()
+  file(GLOB DLLM_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_*.c)
+  foreach(src ${DLLM_FUZZ_SOURCES})
+    get_filename_component(name ${src} NAME_WE)
+    add_executable(${name} ${src})
+    target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/engine)
+    target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(${name} PRIVATE dllm_engine)
+  endforeach()
+endif()
