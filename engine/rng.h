@@ -9,7 +9,7 @@
  *             z *= 0x94D049BB133111EB; z ^= z >> 31          (splitmix64 finaliser)
  *   h = mix64(seed ^ 0x9E3779B97F4A7C15)
  *   h = mix64(h ^ ((stream << 32) | step)); h = mix64(h ^ pos); h = mix64(h ^ tok)
- *   uniform = ((h >> 11) + 0.5) * 2^-53        in (0, 1), never 0 or 1
+ *   uniform = ((h >> 12) + 0.5) * 2^-52        in [2^-53, 1 - 2^-53], exact in float64
  *
  * Streams: DLLM_RNG_GUMBEL (tok = vocab id), DLLM_RNG_REMASK (tok = 0).
  *
@@ -44,7 +44,7 @@ static inline uint64_t dllm_rng_u64(uint64_t seed, uint32_t stream, uint32_t ste
 static inline double dllm_rng_uniform(uint64_t seed, uint32_t stream, uint32_t step, uint64_t pos,
                                       uint64_t tok)
 {
-    return ((double)(dllm_rng_u64(seed, stream, step, pos, tok) >> 11) + 0.5) * 0x1.0p-53;
+    return ((double)(dllm_rng_u64(seed, stream, step, pos, tok) >> 12) + 0.5) * 0x1.0p-52;
 }
 
 #endif

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <getopt.h>
 
 #include "dllm/dllm.h"
 
@@ -20,6 +22,41 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 int cli_generate(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
+int cli_eval(int argc, char **argv);
+
+/* ---- flags shared by every command that generates (generate, eval, ...) ---- */
+
+enum {
+    CLI_OPT_MODEL = 256, CLI_OPT_BACKEND, CLI_OPT_THREADS, CLI_OPT_GEN, CLI_OPT_STEPS,
+    CLI_OPT_BLOCK, CLI_OPT_TEMP, CLI_OPT_SEED, CLI_OPT_REMASK, CLI_OPT_CFG, CLI_OPT_EOS_INF,
+    CLI_OPT_CONF_INF, CLI_OPT_CACHE,
+    CLI_OPT_FIRST_LOCAL = 512 /* commands number their own options from here */
+};
+
+/* getopt_long entries for the shared flags; spliced into each command's table. */
+#define CLI_GEN_OPTIONS                                                                        \
+    {"model", required_argument, 0, CLI_OPT_MODEL},                                            \
+        {"backend", required_argument, 0, CLI_OPT_BACKEND},                                    \
+        {"threads", required_argument, 0, CLI_OPT_THREADS},                                    \
+        {"gen-length", required_argument, 0, CLI_OPT_GEN},                                     \
+        {"steps", required_argument, 0, CLI_OPT_STEPS},                                        \
+        {"block-length", required_argument, 0, CLI_OPT_BLOCK},                                 \
+        {"temperature", required_argument, 0, CLI_OPT_TEMP},                                   \
+        {"seed", required_argument, 0, CLI_OPT_SEED},                                          \
+        {"remasking", required_argument, 0, CLI_OPT_REMASK},                                   \
+        {"cfg-scale", required_argument, 0, CLI_OPT_CFG},                                      \
+        {"logits-eos-inf", no_argument, 0, CLI_OPT_EOS_INF},                                   \
+        {"confidence-eos-eot-inf", no_argument, 0, CLI_OPT_CONF_INF},                          \
+        {"cache", required_argument, 0, CLI_OPT_CACHE}
+
+/* Help text of the shared flags (printed by each command's usage). */
+void cli_gen_usage(FILE *f);
+
+/* Applies one shared flag. Returns 1 if opt was a shared flag and was applied, 0 if opt is
+ * not a shared flag, -1 on a malformed value (message printed). model_flag receives
+ * --model's value. */
+int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *ec,
+                 dllm_gen_params *gp, const char **model_flag);
 
 /* Strict number parsing: the whole string must be a number within [lo, hi]. On failure
  * prints "dllm <cmd>: invalid value 'x' for --flag: <why>" and returns -1. */

@@ -18,56 +18,26 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: dllm generate [options] (--prompt TEXT | --prompt-ids 1,2,3)\n"
-            "\n"
-            "  --model DIR             LLaDA checkpoint directory (default: $DLLM_MODEL or the\n"
-            "                          model shipped with dllm)\n"
-            "  --backend NAME          cpu (default) or cuda\n"
-            "  --threads N             CPU threads (default: all cores)\n"
-            "  --prompt TEXT           user message; the chat template is applied\n"
-            "  --system TEXT           system message for the chat template\n"
-            "  --raw                   encode --prompt as plain text, without the template\n"
-            "  --prompt-ids LIST       prompt token ids, used as they are\n"
-            "  --gen-length N          tokens to generate (default 128)\n"
-            "  --steps N               denoising steps, a multiple of the block count (128)\n"
-            "  --block-length N        semi-autoregressive block length (32)\n"
-            "  --temperature T         0 = greedy (default); > 0 samples (Gumbel-max)\n"
-            "  --seed N                RNG seed (default 0)\n"
-            "  --remasking MODE        low_confidence (default) or random\n"
-            "  --cfg-scale S           classifier-free guidance scale (default 0 = off)\n"
-            "  --logits-eos-inf        never predict EOS\n"
-            "  --confidence-eos-eot-inf  commit EOS/EOT predictions last\n"
-            "  --cache POLICY          feature cache policy: none (default)\n"
-            "  --json                  print a JSON object instead of the text\n"
-            "  --trace                 with --json, include the generated region after every step\n"
-            "  -h, --help              this help\n");
+    fprintf(f, "usage: dllm generate [options] (--prompt TEXT | --prompt-ids 1,2,3)\n\n"
+               "  --prompt TEXT           user message; the chat template is applied\n"
+               "  --system TEXT           system message for the chat template\n"
+               "  --raw                   encode --prompt as plain text, without the template\n"
+               "  --prompt-ids LIST       prompt token ids, used as they are\n");
+    cli_gen_usage(f);
+    fprintf(f, "  --json                  print a JSON object instead of the text\n"
+               "  --trace                 with --json, include the generated region after every\n"
+               "                          step\n"
+               "  -h, --help              this help\n");
 }
 
-enum {
-    OPT_MODEL = 256, OPT_BACKEND, OPT_THREADS, OPT_PROMPT, OPT_SYSTEM, OPT_RAW, OPT_IDS,
-    OPT_GEN, OPT_STEPS, OPT_BLOCK, OPT_TEMP, OPT_SEED, OPT_REMASK, OPT_CFG, OPT_EOS_INF,
-    OPT_CONF_INF, OPT_CACHE, OPT_JSON, OPT_TRACE,
-};
+enum { OPT_PROMPT = CLI_OPT_FIRST_LOCAL, OPT_SYSTEM, OPT_RAW, OPT_IDS, OPT_JSON, OPT_TRACE };
 
 static const struct option opts[] = {
-    {"model", required_argument, 0, OPT_MODEL},
-    {"backend", required_argument, 0, OPT_BACKEND},
-    {"threads", required_argument, 0, OPT_THREADS},
+    CLI_GEN_OPTIONS,
     {"prompt", required_argument, 0, OPT_PROMPT},
     {"system", required_argument, 0, OPT_SYSTEM},
     {"raw", no_argument, 0, OPT_RAW},
     {"prompt-ids", required_argument, 0, OPT_IDS},
-    {"gen-length", required_argument, 0, OPT_GEN},
-    {"steps", required_argument, 0, OPT_STEPS},
-    {"block-length", required_argument, 0, OPT_BLOCK},
-    {"temperature", required_argument, 0, OPT_TEMP},
-    {"seed", required_argument, 0, OPT_SEED},
-    {"remasking", required_argument, 0, OPT_REMASK},
-    {"cfg-scale", required_argument, 0, OPT_CFG},
-    {"logits-eos-inf", no_argument, 0, OPT_EOS_INF},
-    {"confidence-eos-eot-inf", no_argument, 0, OPT_CONF_INF},
-    {"cache", required_argument, 0, OPT_CACHE},
     {"json", no_argument, 0, OPT_JSON},
     {"trace", no_argument, 0, OPT_TRACE},
     {"help", no_argument, 0, 'h'},
@@ -94,7 +64,6 @@ int cli_generate(int argc, char **argv)
     dllm_engine_config ec;
     dllm_gen_params gp;
     int raw = 0, json = 0, trace = 0, c, ret = CLI_FAIL;
-    int64_t v;
     char model_dir[4096], err[1024];
     dllm_engine *e = NULL;
     dllm_seq *seq = NULL;
@@ -109,57 +78,14 @@ int cli_generate(int argc, char **argv)
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int g = cli_gen_flag("generate", c, optarg, &ec, &gp, &model_flag);
+        if (g < 0) goto usage_err;
+        if (g > 0) continue;
         switch (c) {
-        case OPT_MODEL: model_flag = optarg; break;
-        case OPT_BACKEND: ec.backend = optarg; break;
-        case OPT_THREADS:
-            if (cli_parse_i64("generate", "--threads", optarg, 1, 1024, &v)) goto usage_err;
-            ec.n_threads = (int)v;
-            break;
         case OPT_PROMPT: prompt = optarg; break;
         case OPT_SYSTEM: system = optarg; break;
         case OPT_RAW: raw = 1; break;
         case OPT_IDS: ids_flag = optarg; break;
-        case OPT_GEN:
-            if (cli_parse_i64("generate", "--gen-length", optarg, 1, 1 << 20, &v)) goto usage_err;
-            gp.gen_length = (int32_t)v;
-            break;
-        case OPT_STEPS:
-            if (cli_parse_i64("generate", "--steps", optarg, 1, 1 << 20, &v)) goto usage_err;
-            gp.steps = (int32_t)v;
-            break;
-        case OPT_BLOCK:
-            if (cli_parse_i64("generate", "--block-length", optarg, 1, 1 << 20, &v))
-                goto usage_err;
-            gp.block_length = (int32_t)v;
-            break;
-        case OPT_TEMP:
-            if (cli_parse_f32("generate", "--temperature", optarg, 0.0, 100.0, &gp.temperature))
-                goto usage_err;
-            break;
-        case OPT_SEED:
-            if (cli_parse_u64("generate", "--seed", optarg, &gp.seed)) goto usage_err;
-            break;
-        case OPT_REMASK:
-            if (dllm_remasking_parse(optarg, &gp.remasking) != DLLM_OK) {
-                fprintf(stderr, "dllm generate: invalid value '%s' for --remasking: expected "
-                                "low_confidence or random\n", optarg);
-                goto usage_err;
-            }
-            break;
-        case OPT_CFG:
-            if (cli_parse_f32("generate", "--cfg-scale", optarg, 0.0, 100.0, &gp.cfg_scale))
-                goto usage_err;
-            break;
-        case OPT_EOS_INF: gp.logits_eos_inf = 1; break;
-        case OPT_CONF_INF: gp.confidence_eos_eot_inf = 1; break;
-        case OPT_CACHE:
-            if (dllm_cache_policy_parse(optarg, &gp.cache) != DLLM_OK) {
-                fprintf(stderr, "dllm generate: invalid value '%s' for --cache: expected none\n",
-                        optarg);
-                goto usage_err;
-            }
-            break;
         case OPT_JSON: json = 1; break;
         case OPT_TRACE: trace = 1; break;
         case 'h': usage(stdout); ret = CLI_OK; goto out;

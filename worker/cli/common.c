@@ -154,3 +154,70 @@ int cli_resolve_model(const char *flag, char *buf, size_t n)
                     "directory) or set DLLM_MODEL\n");
     return -1;
 }
+
+void cli_gen_usage(FILE *f)
+{
+    fprintf(f,
+            "  --model DIR             LLaDA checkpoint directory (default: $DLLM_MODEL or the\n"
+            "                          model shipped with dllm)\n"
+            "  --backend NAME          cpu (default) or cuda\n"
+            "  --threads N             CPU threads (default: all cores)\n"
+            "  --gen-length N          tokens to generate (default 128)\n"
+            "  --steps N               denoising steps, a multiple of the block count (128)\n"
+            "  --block-length N        semi-autoregressive block length (32)\n"
+            "  --temperature T         0 = greedy (default); > 0 samples (Gumbel-max)\n"
+            "  --seed N                RNG seed (default 0)\n"
+            "  --remasking MODE        low_confidence (default) or random\n"
+            "  --cfg-scale S           classifier-free guidance scale (default 0 = off)\n"
+            "  --logits-eos-inf        never predict EOS\n"
+            "  --confidence-eos-eot-inf  commit EOS/EOT predictions last\n"
+            "  --cache POLICY          feature cache policy: none (default)\n");
+}
+
+int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *ec,
+                 dllm_gen_params *gp, const char **model_flag)
+{
+    int64_t v;
+
+    switch (opt) {
+    case CLI_OPT_MODEL: *model_flag = arg; return 1;
+    case CLI_OPT_BACKEND: ec->backend = arg; return 1;
+    case CLI_OPT_THREADS:
+        if (cli_parse_i64(cmd, "--threads", arg, 1, 1024, &v)) return -1;
+        ec->n_threads = (int)v;
+        return 1;
+    case CLI_OPT_GEN:
+        if (cli_parse_i64(cmd, "--gen-length", arg, 1, 1 << 20, &v)) return -1;
+        gp->gen_length = (int32_t)v;
+        return 1;
+    case CLI_OPT_STEPS:
+        if (cli_parse_i64(cmd, "--steps", arg, 1, 1 << 20, &v)) return -1;
+        gp->steps = (int32_t)v;
+        return 1;
+    case CLI_OPT_BLOCK:
+        if (cli_parse_i64(cmd, "--block-length", arg, 1, 1 << 20, &v)) return -1;
+        gp->block_length = (int32_t)v;
+        return 1;
+    case CLI_OPT_TEMP:
+        return cli_parse_f32(cmd, "--temperature", arg, 0.0, 100.0, &gp->temperature) ? -1 : 1;
+    case CLI_OPT_SEED: return cli_parse_u64(cmd, "--seed", arg, &gp->seed) ? -1 : 1;
+    case CLI_OPT_REMASK:
+        if (dllm_remasking_parse(arg, &gp->remasking) != DLLM_OK) {
+            fprintf(stderr, "dllm %s: invalid value '%s' for --remasking: expected "
+                            "low_confidence or random\n", cmd, arg);
+            return -1;
+        }
+        return 1;
+    case CLI_OPT_CFG:
+        return cli_parse_f32(cmd, "--cfg-scale", arg, 0.0, 100.0, &gp->cfg_scale) ? -1 : 1;
+    case CLI_OPT_EOS_INF: gp->logits_eos_inf = 1; return 1;
+    case CLI_OPT_CONF_INF: gp->confidence_eos_eot_inf = 1; return 1;
+    case CLI_OPT_CACHE:
+        if (dllm_cache_policy_parse(arg, &gp->cache) != DLLM_OK) {
+            fprintf(stderr, "dllm %s: invalid value '%s' for --cache: expected none\n", cmd, arg);
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}

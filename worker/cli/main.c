@@ -16,6 +16,7 @@ static void usage(FILE *f)
             "  generate   generate text for one prompt with a LLaDA model\n"
             "  tokenize   print the token ids of a text (needs only tokenizer.json)\n"
             "  inspect    print a checkpoint's config and tensor table\n"
+            "  eval       accuracy on a task file (ops/tasks) through the engine\n"
             "\n"
             "Run 'dllm <command> --help' for the options of a command.\n"
             "Version " DLLM_VERSION_STRING ".\n");
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "generate") == 0) return cli_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "tokenize") == 0) return cli_tokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "inspect") == 0) return cli_inspect(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0) return cli_eval(argc - 1, argv + 1);
     fprintf(stderr, "dllm: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return CLI_USAGE;

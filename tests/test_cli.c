@@ -1,0 +1,188 @@
+/* test_cli.c -- the `dllm` command line as users run it: exit codes (0 ok, 1 failure,
+ * 2 usage), actionable messages, JSON output, and generation through the CLI equal to
+ * the reference trace.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+/* Runs `dllm ARGS` with stderr merged into the returned buffer; *code is the exit code. */
+static char *run(const char *args, int *code)
+{
+    char cmd[8192];
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    snprintf(cmd, sizeof cmd, "cd %s && %s/dllm %s 2>&1", DLLM_SOURCE_DIR, DLLM_BIN_DIR, args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t r;
+    while ((r = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += r;
+        if (len + 1 == cap) buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = '\0';
+    int st = pclose(p);
+    *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return buf;
+}
+
+static void expect(const char *args, int want_code, const char *want_substr)
+{
+    int code;
+    char *out = run(args, &code);
+    ck_assert_msg(code == want_code, "dllm %s: exit %d, want %d; output:\n%s", args, code,
+                  want_code, out);
+    if (want_substr)
+        ck_assert_msg(strstr(out, want_substr) != NULL, "dllm %s: output lacks '%s':\n%s", args,
+                      want_substr, out);
+    free(out);
+}
+
+START_TEST(test_usage_errors)
+{
+    expect("", 2, "usage: dllm");
+    expect("--help", 0, "generate");
+    expect("frobnicate", 2, "unknown command");
+    expect("generate --help", 0, "--gen-length");
+    expect("generate --bogus --prompt x", 2, "usage: dllm generate");
+    expect("generate", 2, "exactly one of --prompt or --prompt-ids");
+    expect("generate --prompt x --gen-length 0", 2, "--gen-length");
+    expect("generate --prompt x --gen-length 12abc", 2, "not an integer");
+    expect("generate --prompt x --gen-length 10 --block-length 4", 2, "multiple of block_length");
+    expect("generate --prompt x --gen-length 16 --block-length 4 --steps 6", 2,
+           "multiple of the number of blocks");
+    expect("generate --prompt x --temperature -1", 2, "--temperature");
+    expect("generate --prompt x --temperature nan", 2, "finite");
+    expect("generate --prompt x --remasking sometimes", 2, "low_confidence or random");
+    expect("generate --prompt x --cache magic", 2, "--cache");
+    expect("generate --prompt-ids 1,,2", 2, "comma-separated");
+    expect("generate --prompt-ids 1,-2", 2, "comma-separated");
+    expect("generate --prompt-ids 1 --system hi", 2, "--prompt only");
+    expect("generate --prompt x --seed -3", 2, "--seed");
+    expect("tokenize", 2, "--text is required");
+    expect("inspect --json extra", 2, "unexpected argument");
+}
+END_TEST
+
+START_TEST(test_runtime_errors)
+{
+    expect("generate --model /nonexistent/model --prompt hi", 1, "/nonexistent/model");
+    expect("inspect --model /nonexistent/model", 1, "/nonexistent/model");
+    expect("tokenize --tokenizer /nonexistent/tok.json --text hi", 1, "/nonexistent/tok.json");
+    /* out-of-vocabulary and mask ids in a prompt */
+    expect("generate --model tests/data/tiny-llada --prompt-ids 1,999999 --gen-length 4 "
+           "--steps 4 --block-length 4", 1, "outside the vocabulary");
+    /* prompt + gen_length beyond max_sequence_length */
+    expect("generate --model tests/data/tiny-llada --prompt-ids 1 --gen-length 1024 "
+           "--steps 1024 --block-length 1024", 1, "max_sequence_length");
+    expect("generate --backend tpu --model tests/data/tiny-llada --prompt hi", 1, "tpu");
+}
+END_TEST
+
+START_TEST(test_generate_matches_reference)
+{
+    char path[1024];
+    size_t len;
+    char *txt = tu_read_file(tu_data_path(path, sizeof path, "golden/traces.json"), &len);
+    ck_assert_ptr_nonnull(txt);
+    cJSON *root = cJSON_Parse(txt);
+    free(txt);
+    const cJSON *cases = cJSON_GetObjectItem(root, "cases");
+    int checked = 0;
+    for (int c = 0; c < cJSON_GetArraySize(cases) && checked < 3; c++) {
+        const cJSON *cs = cJSON_GetArrayItem(cases, c);
+        const cJSON *p = cJSON_GetObjectItem(cs, "params");
+        char args[4096], ids[2048] = "";
+        const cJSON *it;
+        size_t off = 0;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(cs, "prompt_ids"))
+            off += (size_t)snprintf(ids + off, sizeof ids - off, off ? ",%d" : "%d",
+                                    (int)it->valuedouble);
+        snprintf(args, sizeof args,
+                 "generate --model tests/data/%s --prompt-ids %s --gen-length %d --steps %d "
+                 "--block-length %d --temperature %.17g --cfg-scale %.17g --remasking %s "
+                 "--seed %.0f%s%s --json",
+                 cJSON_GetObjectItem(cs, "checkpoint")->valuestring, ids,
+                 (int)cJSON_GetObjectItem(p, "gen_length")->valuedouble,
+                 (int)cJSON_GetObjectItem(p, "steps")->valuedouble,
+                 (int)cJSON_GetObjectItem(p, "block_length")->valuedouble,
+                 cJSON_GetObjectItem(p, "temperature")->valuedouble,
+                 cJSON_GetObjectItem(p, "cfg_scale")->valuedouble,
+                 cJSON_GetObjectItem(p, "remasking")->valuestring,
+                 cJSON_GetObjectItem(p, "seed")->valuedouble,
+                 cJSON_IsTrue(cJSON_GetObjectItem(p, "logits_eos_inf")) ? " --logits-eos-inf" : "",
+                 cJSON_IsTrue(cJSON_GetObjectItem(p, "confidence_eos_eot_inf"))
+                     ? " --confidence-eos-eot-inf"
+                     : "");
+        int code;
+        char *out = run(args, &code);
+        ck_assert_msg(code == 0, "dllm %s failed:\n%s", args, out);
+        cJSON *j = cJSON_Parse(out);
+        ck_assert_msg(j != NULL, "not JSON: %s", out);
+        const cJSON *got = cJSON_GetObjectItem(j, "token_ids");
+        const cJSON *want = cJSON_GetObjectItem(cs, "output_ids");
+        ck_assert_int_eq(cJSON_GetArraySize(got), cJSON_GetArraySize(want));
+        for (int i = 0; i < cJSON_GetArraySize(want); i++)
+            ck_assert_int_eq((int)cJSON_GetArrayItem(got, i)->valuedouble,
+                             (int)cJSON_GetArrayItem(want, i)->valuedouble);
+        ck_assert(cJSON_IsString(cJSON_GetObjectItem(j, "text")));
+        ck_assert_int_eq((int)cJSON_GetObjectItem(j, "steps")->valuedouble,
+                         (int)cJSON_GetObjectItem(cs, "steps")->valuedouble);
+        ck_assert_int_eq((int)cJSON_GetObjectItem(j, "forwards")->valuedouble,
+                         (int)cJSON_GetObjectItem(cs, "forwards")->valuedouble);
+        cJSON_Delete(j);
+        free(out);
+        checked++;
+    }
+    ck_assert_int_eq(checked, 3);
+    cJSON_Delete(root);
+}
+END_TEST
+
+START_TEST(test_default_model_and_tools)
+{
+    int code;
+    /* no --model: the shipped model is found relative to the binary */
+    char *out = run("generate --prompt 'What is 2+3?' --gen-length 16 --steps 16 "
+                    "--block-length 8 --json", &code);
+    ck_assert_msg(code == 0, "default-model generate failed:\n%s", out);
+    cJSON *j = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "token_ids")), 16);
+    ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(j, "model")->valuestring, "models/"));
+    cJSON_Delete(j);
+    free(out);
+
+    out = run("tokenize --model tests/data/tiny-llada --text 'Hello, world' --json", &code);
+    ck_assert_int_eq(code, 0);
+    j = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_gt(cJSON_GetArraySize(cJSON_GetObjectItem(j, "ids")), 0);
+    cJSON_Delete(j);
+    free(out);
+
+    expect("inspect --model tests/data/tiny-llada --json", 0, "model.transformer.wte.weight");
+    expect("inspect --model tests/data/tiny-llada-sharded", 0, "model.transformer.ln_f.weight");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_usage_errors);
+    tcase_add_test(tc, test_runtime_errors);
+    tcase_add_test(tc, test_generate_matches_reference);
+    tcase_add_test(tc, test_default_model_and_tools);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(suite)
