@@ -31,6 +31,10 @@
 #include "rng.h"
 #include "util.h"
 
+/* Loops with less work than this (multiply-adds) run on one thread: forking a team costs
+ * microseconds, and on a loaded machine a barrier can cost milliseconds. */
+#define PAR_MIN_WORK 65536
+
 typedef struct cpu_ctx {
     int n_threads;      /* OpenMP threads for row-parallel loops */
     float *scratch;     /* (n_threads, scratch_cols) attention scores */
@@ -125,7 +129,7 @@ static dllm_status cpu_rmsnorm(void *vctx, float *out, const float *x, const dll
     const float *wt = w->data;
     int64_t c = w->rows * w->cols; /* a norm weight is a vector of c elements */
 
-#pragma omp parallel for num_threads(ctx->n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) if (m * c > PAR_MIN_WORK)
     for (int64_t i = 0; i < m; i++) {
         const float *xi = x + i * c;
         float *oi = out + i * c;
@@ -143,7 +147,7 @@ static dllm_status cpu_rope(void *vctx, float *x, const int32_t *pos, int64_t m,
     cpu_ctx *ctx = vctx;
     int64_t half = hs / 2;
 
-#pragma omp parallel for num_threads(ctx->n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) if (m * nh * hs > PAR_MIN_WORK)
     for (int64_t i = 0; i < m; i++) {
         float p = (float)pos[i];
         for (int64_t d = 0; d < half; d++) {
@@ -176,7 +180,8 @@ static dllm_status cpu_attention(void *vctx, float *out, const float *q, const f
         ctx->scratch_cols = t;
     }
 
-#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) collapse(2)
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) collapse(2)             \
+    if (nh * mq * t * hs > PAR_MIN_WORK)
     for (int64_t h = 0; h < nh; h++) {
         for (int64_t i = 0; i < mq; i++) {
             float *sc = ctx->scratch + (int64_t)omp_get_thread_num() * ctx->scratch_cols;
@@ -209,7 +214,7 @@ static dllm_status cpu_swiglu(void *vctx, float *out, const float *gate, const f
                               int64_t n)
 {
     cpu_ctx *ctx = vctx;
-#pragma omp parallel for num_threads(ctx->n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) if (n > PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
@@ -220,7 +225,7 @@ static dllm_status cpu_swiglu(void *vctx, float *out, const float *gate, const f
 static dllm_status cpu_add(void *vctx, float *y, const float *x, int64_t n)
 {
     cpu_ctx *ctx = vctx;
-#pragma omp parallel for num_threads(ctx->n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) if (n > PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
     return DLLM_OK;
 }
@@ -251,7 +256,7 @@ static dllm_status cpu_cfg_mix(void *vctx, float *cond, const float *uncond, int
                                float scale)
 {
     cpu_ctx *ctx = vctx;
-#pragma omp parallel for num_threads(ctx->n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) if (n > PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++) cond[i] = uncond[i] + (scale + 1.0f) * (cond[i] - uncond[i]);
     return DLLM_OK;
 }
@@ -307,7 +312,7 @@ static dllm_status cpu_sample(void *vctx, const float *logits, int64_t m, int64_
                               double *conf)
 {
     cpu_ctx *ctx = vctx;
-#pragma omp parallel for num_threads(ctx->n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) if (m * v > PAR_MIN_WORK)
     for (int64_t i = 0; i < m; i++) cpu_sample_row(logits + i * v, v, &rows[i], eos, eot, &tok[i],
                                                    &conf[i]);
     return DLLM_OK;
