@@ -141,6 +141,41 @@ START_TEST(test_gemm)
 }
 END_TEST
 
+/* A row's GEMM result is bit-identical whatever other rows share the call (batch
+ * invariance: a request's tokens never depend on its batch). */
+START_TEST(test_gemm_row_invariance)
+{
+    int64_t M = 70, N = 96, K = 200;
+    float *x = rnd((size_t)(M * K), 21), *wf = rnd((size_t)(N * K), 22);
+    float *ref = malloc((size_t)(M * N) * 4), *got = malloc((size_t)(M * N) * 4);
+    dllm_weight w;
+    float *dx, *dy;
+    ck_assert_int_eq(dllm_backend_weight_upload(be, wf, DLLM_DTYPE_F32, N, K, &w), DLLM_OK);
+    ck_assert_int_eq(dllm_backend_alloc(be, (size_t)(M * K) * 4, (void **)&dx), DLLM_OK);
+    ck_assert_int_eq(dllm_backend_alloc(be, (size_t)(M * N) * 4, (void **)&dy), DLLM_OK);
+    dllm_backend_upload(be, dx, x, (size_t)(M * K) * 4);
+    ck_assert_int_eq(dllm_backend_gemm(be, dy, dx, &w, M), DLLM_OK);
+    dllm_backend_download(be, ref, dy, (size_t)(M * N) * 4);
+    int64_t sizes[] = {1, 2, 3, 4, 5, 17, 33};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        for (int64_t start = 0; start + sizes[si] <= M; start += 23) {
+            ck_assert_int_eq(dllm_backend_gemm(be, dy, dx + start * K, &w, sizes[si]), DLLM_OK);
+            dllm_backend_download(be, got, dy, (size_t)(sizes[si] * N) * 4);
+            ck_assert_msg(memcmp(got, ref + start * N, (size_t)(sizes[si] * N) * 4) == 0,
+                          "rows %lld..%lld differ when computed in a %lld-row call",
+                          (long long)start, (long long)(start + sizes[si]), (long long)sizes[si]);
+        }
+    }
+    dllm_backend_dealloc(be, dx);
+    dllm_backend_dealloc(be, dy);
+    dllm_backend_weight_free(be, &w);
+    free(x);
+    free(wf);
+    free(ref);
+    free(got);
+}
+END_TEST
+
 /* ---- embed ---- */
 
 START_TEST(test_embed)
@@ -434,6 +469,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("cpu");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_gemm);
+    tcase_add_test(tc, test_gemm_row_invariance);
     tcase_add_test(tc, test_embed);
     tcase_add_test(tc, test_rmsnorm);
     tcase_add_test(tc, test_rope);

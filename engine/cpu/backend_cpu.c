@@ -35,8 +35,19 @@
  * microseconds, and on a loaded machine a barrier can cost milliseconds. */
 #define PAR_MIN_WORK 65536
 
+/* Batch invariance: OpenBLAS sends small products (m*n*k below a shape-dependent bound,
+ * and m = 1) through other kernels whose sums round differently, so a row's result would
+ * depend on how many rows share its GEMM. Measured on OpenBLAS 0.3.21: calls of 64 or
+ * more rows all take the blocked path, where a row's result is bit-identical whatever
+ * the other rows are. So a GEMM runs its multiple-of-64 part as one call and the rest as
+ * one zero-padded 64-row call (test_backend_ops checks the invariance). */
+#define GEMM_MIN_ROWS 64
+
 typedef struct cpu_ctx {
     int n_threads;      /* OpenMP threads for row-parallel loops */
+    float *pad_x;       /* (GEMM_MIN_ROWS, pad_cols) zero-padded GEMM input */
+    float *pad_y;       /* (GEMM_MIN_ROWS, pad_rows) GEMM output of a padded call */
+    int64_t pad_cols, pad_rows; /* largest weight seen (sized at weight upload) */
     float *scratch;     /* (n_threads, scratch_cols) attention scores */
     int64_t scratch_cols;
 } cpu_ctx;
@@ -46,6 +57,8 @@ static void cpu_free_ctx(void *vctx)
     cpu_ctx *ctx = vctx;
     if (ctx == NULL) return;
     free(ctx->scratch);
+    free(ctx->pad_x);
+    free(ctx->pad_y);
     free(ctx);
 }
 
@@ -76,11 +89,29 @@ static dllm_status cpu_copy(void *vctx, void *dst, const void *src, size_t bytes
 static dllm_status cpu_weight_upload(void *vctx, const void *src, dllm_dtype t, int64_t rows,
                                      int64_t cols, dllm_weight *out)
 {
+    cpu_ctx *ctx = vctx;
     size_t n = (size_t)rows * (size_t)cols;
     void *p = NULL;
     dllm_status rc;
 
     if ((size_t)cols != 0 && n / (size_t)cols != (size_t)rows) return DLLM_E_INVALID_ARG;
+    if (cols > ctx->pad_cols || rows > ctx->pad_rows) { /* GEMM padding sized per weight */
+        int64_t pc = cols > ctx->pad_cols ? cols : ctx->pad_cols;
+        int64_t pr = rows > ctx->pad_rows ? rows : ctx->pad_rows;
+        float *px = calloc((size_t)(GEMM_MIN_ROWS * pc), sizeof(float));
+        float *py = calloc((size_t)(GEMM_MIN_ROWS * pr), sizeof(float));
+        if (px == NULL || py == NULL) {
+            free(px);
+            free(py);
+            return DLLM_E_NOMEM;
+        }
+        free(ctx->pad_x);
+        free(ctx->pad_y);
+        ctx->pad_x = px;
+        ctx->pad_y = py;
+        ctx->pad_cols = pc;
+        ctx->pad_rows = pr;
+    }
     rc = cpu_alloc(vctx, n * sizeof(float), &p);
     if (rc != DLLM_OK) return rc;
     dllm_convert_to_f32(p, src, t, n);
@@ -99,9 +130,23 @@ static void cpu_weight_free(void *vctx, dllm_weight *w)
 
 static dllm_status cpu_gemm(void *vctx, float *y, const float *x, const dllm_weight *w, int64_t m)
 {
-    (void)vctx;
+    cpu_ctx *ctx = vctx;
     if (w->dtype != DLLM_DTYPE_F32) return DLLM_E_UNSUPPORTED;
     if (m > INT32_MAX || w->rows > INT32_MAX || w->cols > INT32_MAX) return DLLM_E_INVALID_ARG;
+    int64_t full = m / GEMM_MIN_ROWS * GEMM_MIN_ROWS, rest = m - full;
+    if (rest > 0) { /* the tail, padded to GEMM_MIN_ROWS rows */
+        if (w->cols > ctx->pad_cols || w->rows > ctx->pad_rows) return DLLM_E_INTERNAL;
+        memcpy(ctx->pad_x, x + full * w->cols, (size_t)(rest * w->cols) * sizeof(float));
+        memset(ctx->pad_x + rest * w->cols, 0,
+               (size_t)((GEMM_MIN_ROWS - rest) * w->cols) * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, GEMM_MIN_ROWS, (blasint)w->rows,
+                    (blasint)w->cols, 1.0f, ctx->pad_x, (blasint)w->cols,
+                    (const float *)w->data, (blasint)w->cols, 0.0f, ctx->pad_y,
+                    (blasint)w->rows);
+        memcpy(y + full * w->rows, ctx->pad_y, (size_t)(rest * w->rows) * sizeof(float));
+    }
+    if (full == 0) return DLLM_OK;
+    m = full;
     /* y (m, n) = x (m, k) . w (n, k)^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)w->rows,
                 (blasint)w->cols, 1.0f, x, (blasint)w->cols, (const float *)w->data,
