@@ -74,6 +74,13 @@ void dllm_backend_weight_free(dllm_backend *be, dllm_weight *w)
     w->data = NULL;
 }
 
+dllm_status dllm_backend_reserve(dllm_backend *be, int64_t t)
+{
+    if (be == NULL || t < 0) return DLLM_E_INVALID_ARG;
+    if (be->iface->reserve == NULL) return DLLM_OK;
+    return be->iface->reserve(be->ctx, t);
+}
+
 dllm_status dllm_backend_gemm(dllm_backend *be, float *y, const float *x, const dllm_weight *w,
                               int64_t m)
 {
@@ -156,6 +163,36 @@ dllm_status dllm_backend_scatter_rows(dllm_backend *be, float *dst, const float 
     if (n == 0) return DLLM_OK;
     if (dst == NULL || src == NULL || idx == NULL || n < 0 || c <= 0) return DLLM_E_INVALID_ARG;
     return be->iface->scatter_rows(be->ctx, dst, src, idx, n, c);
+}
+
+dllm_status dllm_backend_verify_select(dllm_backend *be, int32_t *sel, const float *vnew,
+                                       const float *vold, int64_t r, int64_t c, int64_t k,
+                                       int32_t base)
+{
+    BE_SLOT(be, verify_select);
+    if (k == 0) return DLLM_OK;
+    if (sel == NULL || vnew == NULL || vold == NULL || r <= 0 || c <= 0 || k < 0 || k > r ||
+        base < 0)
+        return DLLM_E_INVALID_ARG;
+    return be->iface->verify_select(be->ctx, sel, vnew, vold, r, c, k, base);
+}
+
+dllm_status dllm_backend_axpy(dllm_backend *be, float *y, const float *a, const float *b,
+                              int64_t n, float s)
+{
+    BE_SLOT(be, axpy);
+    if (n == 0) return DLLM_OK;
+    if (y == NULL || a == NULL || b == NULL || n < 0) return DLLM_E_INVALID_ARG;
+    return be->iface->axpy(be->ctx, y, a, b, n, s);
+}
+
+dllm_status dllm_backend_sub(dllm_backend *be, float *y, const float *a, const float *b,
+                             int64_t n)
+{
+    BE_SLOT(be, sub);
+    if (n == 0) return DLLM_OK;
+    if (y == NULL || a == NULL || b == NULL || n < 0) return DLLM_E_INVALID_ARG;
+    return be->iface->sub(be->ctx, y, a, b, n);
 }
 
 dllm_status dllm_backend_cfg_mix(dllm_backend *be, float *cond, const float *uncond, int64_t n,

@@ -71,6 +71,10 @@ dllm_status dllm_backend_weight_upload(dllm_backend *be, const void *src, dllm_d
                                        int64_t rows, int64_t cols, dllm_weight *out);
 void dllm_backend_weight_free(dllm_backend *be, dllm_weight *w); /* zeroed is a no-op */
 
+/* Pre-sizes the backend's internal scratch for sequences of up to t rows (attention,
+ * V-verify), so that no op allocates during a step. Called at admission. */
+dllm_status dllm_backend_reserve(dllm_backend *be, int64_t t);
+
 /* ---- ops (all tensors backend memory, fp32, row-major) ---- */
 
 /* y (m, w->rows) = x (m, w->cols) . w^T */
@@ -100,9 +104,22 @@ dllm_status dllm_backend_gather_rows(dllm_backend *be, float *dst, const float *
 /* dst[idx[i]] = src (n, c) */
 dllm_status dllm_backend_scatter_rows(dllm_backend *be, float *dst, const float *src,
                                       const int32_t *idx, int64_t n, int64_t c);
+/* V-verify selection for one sequence (dLLM-Cache): cos_j = cosine of vnew[j] and vold[j]
+ * (rows of c floats) computed in float64 as dot / max(|a| |b|, 1e-12), j in [0, r); the k
+ * rows with the LOWEST cosine (ties to the lower j) are written to sel (k) as base + j, in
+ * increasing j order. vnew, vold (r, c) and sel are backend memory. */
+dllm_status dllm_backend_verify_select(dllm_backend *be, int32_t *sel, const float *vnew,
+                                       const float *vold, int64_t r, int64_t c, int64_t k,
+                                       int32_t base);
 /* Classifier-free guidance: cond (n) = uncond + (scale + 1) * (cond - uncond) */
 dllm_status dllm_backend_cfg_mix(dllm_backend *be, float *cond, const float *uncond, int64_t n,
                                  float scale);
+/* y (n) = a (n) + s * b (n)  (CFG reuse: cond + scale * cached residual) */
+dllm_status dllm_backend_axpy(dllm_backend *be, float *y, const float *a, const float *b,
+                              int64_t n, float s);
+/* y (n) = a (n) - b (n) */
+dllm_status dllm_backend_sub(dllm_backend *be, float *y, const float *a, const float *b,
+                             int64_t n);
 /* The sampler's reduction over m rows of logits (m, v) (backend memory): per row the
  * token x0 (argmax, or Gumbel-max at temperature > 0) and its confidence (softmax
  * probability in float64, or a uniform draw for random remasking), written to host

@@ -21,6 +21,7 @@ struct dllm_backend_i {
     dllm_status (*weight_upload)(void *ctx, const void *src, dllm_dtype t, int64_t rows,
                                  int64_t cols, dllm_weight *out);
     void (*weight_free)(void *ctx, dllm_weight *w);
+    dllm_status (*reserve)(void *ctx, int64_t t);
     dllm_status (*gemm)(void *ctx, float *y, const float *x, const dllm_weight *w, int64_t m);
     dllm_status (*embed)(void *ctx, float *out, const dllm_weight *wte, const int32_t *ids,
                          int64_t m);
@@ -36,7 +37,11 @@ struct dllm_backend_i {
                                int64_t n, int64_t c);
     dllm_status (*scatter_rows)(void *ctx, float *dst, const float *src, const int32_t *idx,
                                 int64_t n, int64_t c);
+    dllm_status (*verify_select)(void *ctx, int32_t *sel, const float *vnew, const float *vold,
+                                 int64_t r, int64_t c, int64_t k, int32_t base);
     dllm_status (*cfg_mix)(void *ctx, float *cond, const float *uncond, int64_t n, float scale);
+    dllm_status (*axpy)(void *ctx, float *y, const float *a, const float *b, int64_t n, float s);
+    dllm_status (*sub)(void *ctx, float *y, const float *a, const float *b, int64_t n);
     dllm_status (*sample)(void *ctx, const float *logits, int64_t m, int64_t v,
                           const dllm_sample_row *rows, int32_t eos, int32_t eot, int32_t *tok,
                           double *conf);

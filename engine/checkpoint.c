@@ -56,7 +56,8 @@ static dllm_status ck_bind(ck_binder *b, const dllm_model_config *cfg, const cha
                          "matching its config.json",
                          b->dir, name, ws);
     ok = t->ndim == ndim;
-    for (i = 0; ok && i < ndim; i++) ok = t->shape[i] == want[i];
+    for (i = 0; ok && i < ndim; i++)
+        ok = t->shape[i] == want[i];
     if (!ok)
         return dllm_errf(b->err, b->errn, DLLM_E_FORMAT,
                          "%s: tensor '%s': shape %s, expected %s from config.json (%s); hint: "
@@ -108,8 +109,9 @@ static dllm_status ck_check_extra(const ck_binder *b, const dllm_model_config *c
                      "this is a different architecture or config.json does not belong to these "
                      "weights",
                      first->file, dllm_st_quote(q1, sizeof q1, first->name),
-                     second ? ", also '" : "", second ? dllm_st_quote(q2, sizeof q2, second->name) : "",
-                     second ? "'" : "", extra, (long long)cfg->n_layers);
+                     second ? ", also '" : "",
+                     second ? dllm_st_quote(q2, sizeof q2, second->name) : "", second ? "'" : "",
+                     extra, (long long)cfg->n_layers);
 }
 
 dllm_status dllm_checkpoint_bind(const dllm_model_config *cfg, dllm_st_set *st, const char *dir,
@@ -179,9 +181,9 @@ dllm_status dllm_checkpoint_bind(const dllm_model_config *cfg, dllm_st_set *st, 
     if (ck->cfg.weight_tying)
         ck->lm_head = ck->wte;
     else
-        DLLM_TRY_GOTO(ck_bind(&b, &ck->cfg, "model.transformer.ff_out.weight", 2, V, C,
-                              &ck->lm_head),
-                      rc, out);
+        DLLM_TRY_GOTO(
+            ck_bind(&b, &ck->cfg, "model.transformer.ff_out.weight", 2, V, C, &ck->lm_head), rc,
+            out);
     qsort(b.bound, b.n_bound, sizeof *b.bound, ck_cmp_ptr);
     DLLM_TRY_GOTO(ck_check_extra(&b, &ck->cfg), rc, out);
 
@@ -254,8 +256,8 @@ static void ck_dtype_list(const dllm_checkpoint *ck, char *buf, size_t n)
     buf[0] = '\0';
     for (k = 0; k < 3; k++) {
         if (!(ck->dtype_mask & (1u << k))) continue;
-        int w = snprintf(buf + used, n - used, "%s%s", used ? "," : "",
-                         dllm_dtype_name((dllm_dtype)k));
+        int w =
+            snprintf(buf + used, n - used, "%s%s", used ? "," : "", dllm_dtype_name((dllm_dtype)k));
         if (w < 0 || (size_t)w >= n - used) break;
         used += (size_t)w;
     }

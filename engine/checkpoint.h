@@ -49,17 +49,17 @@ typedef struct dllm_layer_tensors {
 } dllm_layer_tensors;
 
 typedef struct dllm_checkpoint {
-    dllm_model_config cfg;      /* validated config.json */
-    dllm_st_set *st;            /* every tensor, owned */
-    const dllm_st_tensor *wte;  /* (V, C) token embedding, V = embedding_size */
-    const dllm_st_tensor *ln_f; /* (C) final RMSNorm weight */
+    dllm_model_config cfg;         /* validated config.json */
+    dllm_st_set *st;               /* every tensor, owned */
+    const dllm_st_tensor *wte;     /* (V, C) token embedding, V = embedding_size */
+    const dllm_st_tensor *ln_f;    /* (C) final RMSNorm weight */
     const dllm_st_tensor *lm_head; /* (V, C) model.transformer.ff_out.weight, or wte if tied */
-    dllm_layer_tensors *layers; /* (L) owned */
-    int64_t n_params;           /* elements over all distinct tensors */
-    uint64_t n_bytes;           /* bytes over all distinct tensors */
-    dllm_dtype dtype;           /* dtype holding the most bytes */
-    unsigned dtype_mask;        /* bit (1u << dllm_dtype) for every dtype present */
-    char *dir;                  /* the directory as given, owned */
+    dllm_layer_tensors *layers;    /* (L) owned */
+    int64_t n_params;              /* elements over all distinct tensors */
+    uint64_t n_bytes;              /* bytes over all distinct tensors */
+    dllm_dtype dtype;              /* dtype holding the most bytes */
+    unsigned dtype_mask;           /* bit (1u << dllm_dtype) for every dtype present */
+    char *dir;                     /* the directory as given, owned */
 } dllm_checkpoint;
 
 /* Opens the checkpoint directory `dir` (config.json + model.safetensors or

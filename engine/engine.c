@@ -31,6 +31,8 @@
 #include <time.h>
 
 #include "backend.h"
+#include "cache/feature_store.h"
+#include "cache/policy.h"
 #include "checkpoint.h"
 #include "forward.h"
 #include "model.h"
@@ -63,9 +65,17 @@ struct dllm_engine {
 struct dllm_seq {
     dllm_engine *e;
     dllm_gen_params p;
+    const dllm_policy *policy;
     int32_t P, R, T;
     int32_t *canvas;  /* (T) host */
     int32_t *uncond;  /* (T) host, CFG only: prompt masked */
+    dllm_feature_store fs_cond, fs_uncond; /* features per branch */
+    dllm_layer_plan *plan_cond, *plan_uncond; /* (L) plans of the current forward */
+    int32_t t_cond, t_uncond;  /* forwards run per branch (the policies' step counters) */
+    float *cfg_res;   /* (R, V) backend memory: cached cond - uncond (cfg_interval > 0) */
+    int run_uncond;   /* this step runs the unconditional branch */
+    dllm_row_counts counts;
+    int64_t *count_buf; /* (3, L) backing of counts.q/v/mlp */
     int32_t nb, spb;  /* blocks, steps per block */
     int32_t block;    /* current block */
     int32_t i;        /* step within the block */
@@ -216,6 +226,11 @@ void dllm_gen_params_init(dllm_gen_params *p)
     p->remasking = DLLM_REMASK_LOW_CONFIDENCE;
     p->seed = 0;
     p->cache = DLLM_CACHE_NONE;
+    p->cache_params.kp = 50;
+    p->cache_params.kr = 7;
+    p->cache_params.rho = 0.25;
+    p->cache_params.layer0_refresh = 1;
+    p->cache_params.cfg_interval = 0;
 }
 
 dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t errn)
@@ -253,9 +268,7 @@ dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t
     if (p->remasking != DLLM_REMASK_LOW_CONFIDENCE && p->remasking != DLLM_REMASK_RANDOM)
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "unknown remasking %d",
                          (int)p->remasking);
-    if (p->cache != DLLM_CACHE_NONE)
-        return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "unknown cache policy %d", (int)p->cache);
-    return DLLM_OK;
+    return dllm_policy_validate(p, err, errn);
 }
 
 dllm_status dllm_remasking_parse(const char *s, dllm_remasking *out)
@@ -278,17 +291,21 @@ const char *dllm_remasking_name(dllm_remasking r)
 
 dllm_status dllm_cache_policy_parse(const char *s, dllm_cache_policy *out)
 {
-    if (s && strcmp(s, "none") == 0) {
-        *out = DLLM_CACHE_NONE;
-        return DLLM_OK;
+    for (int id = 0; s != NULL; id++) {
+        const dllm_policy *pol = dllm_policy_get((dllm_cache_policy)id);
+        if (pol == NULL) break;
+        if (strcmp(s, pol->name) == 0) {
+            *out = (dllm_cache_policy)id;
+            return DLLM_OK;
+        }
     }
     return DLLM_E_INVALID_ARG;
 }
 
 const char *dllm_cache_policy_name(dllm_cache_policy c)
 {
-    (void)c;
-    return "none";
+    const dllm_policy *pol = dllm_policy_get(c);
+    return pol ? pol->name : "unknown";
 }
 
 /* ---- sequences ---- */
@@ -324,6 +341,12 @@ static dllm_status reserve_host(dllm_engine *e, size_t rows, size_t plan)
 void dllm_seq_free(dllm_seq *s)
 {
     if (s == NULL) return;
+    dllm_feature_store_deinit(&s->fs_cond, s->e->be);
+    dllm_feature_store_deinit(&s->fs_uncond, s->e->be);
+    dllm_backend_dealloc(s->e->be, s->cfg_res);
+    free(s->plan_cond);
+    free(s->plan_uncond);
+    free(s->count_buf);
     free(s->canvas);
     free(s->uncond);
     free(s);
@@ -340,8 +363,9 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
     e->last_error[0] = '\0';
     rc = dllm_gen_params_validate(p, e->last_error, sizeof e->last_error);
     if (rc != DLLM_OK) goto out;
-    if (prompt == NULL && n_prompt > 0) {
-        rc = seterr(e, DLLM_E_INVALID_ARG, "prompt ids are NULL");
+    if (prompt == NULL || n_prompt == 0) {
+        rc = seterr(e, DLLM_E_INVALID_ARG, "the prompt is empty; hint: give at least one "
+                    "token (the chat template always yields several)");
         goto out;
     }
     if ((int64_t)n_prompt + p->gen_length > e->max_len) {
@@ -375,6 +399,7 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
     }
     s->e = e;
     s->p = *p;
+    s->policy = dllm_policy_get(p->cache);
     s->P = (int32_t)n_prompt;
     s->R = p->gen_length;
     s->T = s->P + s->R;
@@ -391,14 +416,43 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
     if (cfg)
         for (int32_t i = 0; i < s->T; i++) s->uncond[i] = e->mask_id;
 
-    /* reserve the workspace a batch of this sequence alone needs */
-    rc = dllm_forward_reserve(&e->fwd, (int64_t)s->T * (cfg ? 2 : 1),
-                              (int64_t)p->block_length * (cfg ? 2 : 1));
-    if (rc == DLLM_OK) rc = reserve_host(e, (size_t)p->block_length * 2, 2);
-    if (rc != DLLM_OK) {
-        seterr(e, rc, "cannot reserve the workspace for a %d-token sequence: %s", (int)s->T,
-               dllm_status_desc(rc));
-        goto out;
+    /* features, plans and accounting */
+    {
+        int64_t L = e->w.L, stored = s->policy->keeps_features ? L : 1;
+        int reuse = cfg && p->cache == DLLM_CACHE_DLLM && p->cache_params.cfg_interval > 0;
+        s->plan_cond = calloc((size_t)L, sizeof *s->plan_cond);
+        s->plan_uncond = calloc((size_t)L, sizeof *s->plan_uncond);
+        s->count_buf = calloc(3 * (size_t)L, sizeof *s->count_buf);
+        if (!s->plan_cond || !s->plan_uncond || !s->count_buf) {
+            rc = seterr(e, DLLM_E_NOMEM, "out of memory");
+            goto out;
+        }
+        s->counts.q = s->count_buf;
+        s->counts.v = s->count_buf + L;
+        s->counts.mlp = s->count_buf + 2 * L;
+        rc = dllm_feature_store_init(&s->fs_cond, e->be, stored, s->T, e->w.C);
+        if (rc == DLLM_OK && cfg)
+            rc = dllm_feature_store_init(&s->fs_uncond, e->be, stored, s->T, e->w.C);
+        if (rc == DLLM_OK && reuse)
+            rc = dllm_backend_alloc(e->be, (size_t)s->R * (size_t)e->w.V * sizeof(float),
+                                    (void **)&s->cfg_res);
+        if (rc != DLLM_OK) {
+            seterr(e, rc, "cannot allocate the feature cache of a %d-token sequence (%zu "
+                   "bytes): %s", (int)s->T,
+                   dllm_feature_store_bytes(stored, s->T, e->w.C) * (cfg ? 2 : 1),
+                   dllm_status_desc(rc));
+            goto out;
+        }
+        /* reserve the workspace a batch of this sequence alone needs; with CFG reuse the
+         * refresh steps compute the head for the whole response on both branches */
+        int64_t head = reuse ? 2 * (int64_t)s->R : (int64_t)p->block_length * (cfg ? 2 : 1);
+        rc = dllm_forward_reserve(&e->fwd, (int64_t)s->T * (cfg ? 2 : 1), head);
+        if (rc == DLLM_OK) rc = reserve_host(e, (size_t)p->block_length * 2, 2);
+        if (rc != DLLM_OK) {
+            seterr(e, rc, "cannot reserve the workspace for a %d-token sequence: %s",
+                   (int)s->T, dllm_status_desc(rc));
+            goto out;
+        }
     }
     *out = s;
     s = NULL;
@@ -420,12 +474,34 @@ const int32_t *dllm_seq_tokens(const dllm_seq *s, size_t *n)
 
 void dllm_seq_stats_get(const dllm_seq *s, dllm_seq_stats *o)
 {
+    int64_t L = s->e->w.L;
     memset(o, 0, sizeof *o);
     o->prompt_tokens = s->P;
     o->gen_length = s->R;
     o->steps = s->s;
     o->forwards = s->forwards;
     o->forward_ms = s->forward_ms;
+    for (int64_t l = 0; l < L; l++) {
+        o->rows_q += s->counts.q[l];
+        o->rows_v += s->counts.v[l];
+        o->rows_mlp += s->counts.mlp[l];
+    }
+    o->rows_head = s->counts.head;
+    o->rows_all = s->counts.all;
+    o->flops = s->counts.flops;
+    o->flops_none = s->counts.flops_none;
+}
+
+int64_t dllm_seq_layer_rows(const dllm_seq *s, int64_t *q, int64_t *v, int64_t *mlp,
+                            int64_t n)
+{
+    int64_t L = s->e->w.L;
+    for (int64_t l = 0; l < L && l < n; l++) {
+        if (q) q[l] = s->counts.q[l];
+        if (v) v[l] = s->counts.v[l];
+        if (mlp) mlp[l] = s->counts.mlp[l];
+    }
+    return L;
 }
 
 /* ---- stepping ---- */
@@ -481,7 +557,7 @@ dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
         int cfg = s->uncond != NULL;
         n_plan += cfg ? 2 : 1;
         rows += (int64_t)s->T * (cfg ? 2 : 1);
-        head += (int64_t)s->p.block_length * (cfg ? 2 : 1);
+        head += s->cfg_res ? 2 * (int64_t)s->R : (int64_t)s->p.block_length * (cfg ? 2 : 1);
         if ((size_t)s->p.block_length > max_bl) max_bl = (size_t)s->p.block_length;
     }
     if (n_plan == 0) return DLLM_OK;
@@ -498,14 +574,28 @@ dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
         dllm_seq *s = seqs[i];
         if (s->finished) continue;
         int32_t b0 = s->P + s->block * s->p.block_length;
-        e->plan[k++] = (dllm_fwd_seq){s->canvas, s->T, b0, s->p.block_length};
-        if (s->uncond) {
+        int32_t bl = s->p.block_length;
+        int reuse = s->cfg_res != NULL;
+        int32_t tc = s->t_cond + 1;
+        s->run_uncond = s->uncond != NULL &&
+                        (!reuse || (tc - 1) % s->p.cache_params.cfg_interval == 0);
+        /* with CFG reuse, refresh steps cache cond - uncond over the whole response */
+        int32_t h0 = (reuse && s->run_uncond) ? s->P : b0;
+        int32_t hn = (reuse && s->run_uncond) ? s->R : bl;
+        for (int64_t l = 0; l < e->w.L; l++)
+            s->policy->plan(&s->p, tc, l, s->P, s->R, &s->plan_cond[l]);
+        e->plan[k++] = (dllm_fwd_seq){s->canvas, s->T, s->P, h0, hn, &s->fs_cond, s->plan_cond,
+                                      &s->counts};
+        if (s->run_uncond) {
             memcpy(s->uncond + s->P, s->canvas + s->P, (size_t)s->R * sizeof(int32_t));
-            e->plan[k++] = (dllm_fwd_seq){s->uncond, s->T, b0, s->p.block_length};
+            for (int64_t l = 0; l < e->w.L; l++)
+                s->policy->plan(&s->p, s->t_uncond + 1, l, s->P, s->R, &s->plan_uncond[l]);
+            e->plan[k++] = (dllm_fwd_seq){s->uncond, s->T, s->P, h0, hn, &s->fs_uncond,
+                                          s->plan_uncond, &s->counts};
         }
     }
     t0 = now_ms();
-    rc = dllm_forward_run(&e->fwd, e->plan, n_plan);
+    rc = dllm_forward_run(&e->fwd, e->plan, k);
     if (rc != DLLM_OK) return seterr(e, rc, "forward failed: %s", dllm_status_desc(rc));
 
     /* per sequence: CFG mix, sample the block rows, commit */
@@ -515,12 +605,27 @@ dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
         dllm_seq *s = seqs[i];
         if (s->finished) continue;
         int32_t bl = s->p.block_length;
+        int reuse = s->cfg_res != NULL;
+        int32_t hn = (reuse && s->run_uncond) ? s->R : bl; /* head rows per branch */
         float *lg = e->fwd.logits + hoff * V;
-        if (s->uncond) {
+        if (reuse && s->run_uncond) {
+            /* cache cond - uncond for the whole response; the block's rows are mixed below */
+            rc = dllm_backend_sub(e->be, s->cfg_res, lg, lg + (int64_t)hn * V, (int64_t)hn * V);
+            if (rc == DLLM_OK) {
+                int64_t bo = (int64_t)s->block * bl; /* the block within the response */
+                lg += bo * V;
+                rc = dllm_backend_cfg_mix(e->be, lg, lg + (int64_t)hn * V, (int64_t)bl * V,
+                                          s->p.cfg_scale);
+            }
+        } else if (reuse) {
+            /* conditional pass only: cond + s * cached residual */
+            rc = dllm_backend_axpy(e->be, lg, lg, s->cfg_res + (int64_t)s->block * bl * V,
+                                   (int64_t)bl * V, s->p.cfg_scale);
+        } else if (s->uncond) {
             rc = dllm_backend_cfg_mix(e->be, lg, lg + (int64_t)bl * V, (int64_t)bl * V,
                                       s->p.cfg_scale);
-            if (rc != DLLM_OK) return seterr(e, rc, "cfg mix failed: %s", dllm_status_desc(rc));
         }
+        if (rc != DLLM_OK) return seterr(e, rc, "cfg mix failed: %s", dllm_status_desc(rc));
         for (int32_t j = 0; j < bl; j++) {
             dllm_sample_row *r = &e->rows[j];
             r->seed = s->p.seed;
@@ -535,8 +640,10 @@ dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
                                  e->conf_buf);
         if (rc != DLLM_OK) return seterr(e, rc, "sampling failed: %s", dllm_status_desc(rc));
         commit(e, s, e->tok_buf, e->conf_buf);
-        s->forwards += s->uncond ? 2 : 1;
-        hoff += (int64_t)bl * (s->uncond ? 2 : 1);
+        s->forwards += s->run_uncond ? 2 : 1;
+        s->t_cond++;
+        if (s->run_uncond) s->t_uncond++;
+        hoff += (int64_t)hn * (s->run_uncond ? 2 : 1);
     }
     double dt = now_ms() - t0;
     for (size_t i = 0; i < n; i++) seqs[i]->forward_ms += dt;

@@ -1,4 +1,4 @@
-/* forward.c -- the LLaDA forward over a packed batch (see forward.h for the layout).
+/* forward.c -- the row-plan LLaDA forward (see forward.h for the layout).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -18,20 +18,22 @@ void dllm_forward_init(dllm_forward *f, dllm_backend *be, const dllm_model_weigh
 
 static void release(dllm_forward *f)
 {
-    float **fl[] = {&f->x, &f->h, &f->q, &f->k, &f->v, &f->att, &f->gate, &f->up, &f->hx,
-                    &f->logits};
+    float **fl[] = {&f->x, &f->h, &f->g, &f->q, &f->kk, &f->vv, &f->att, &f->gate, &f->up,
+                    &f->hx, &f->logits};
+    int32_t **il[] = {&f->ids_dev, &f->spos_dev, &f->vpos_dev, &f->head_dev};
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) {
         dllm_backend_dealloc(f->be, *fl[i]);
         *fl[i] = NULL;
     }
-    dllm_backend_dealloc(f->be, f->ids_dev);
-    dllm_backend_dealloc(f->be, f->pos_dev);
-    dllm_backend_dealloc(f->be, f->head_dev);
+    for (size_t i = 0; i < sizeof il / sizeof il[0]; i++) {
+        dllm_backend_dealloc(f->be, *il[i]);
+        *il[i] = NULL;
+    }
     free(f->ids_host);
-    free(f->pos_host);
+    free(f->spos_host);
+    free(f->vpos_host);
     free(f->head_host);
-    f->ids_dev = f->pos_dev = f->head_dev = NULL;
-    f->ids_host = f->pos_host = f->head_host = NULL;
+    f->ids_host = f->spos_host = f->vpos_host = f->head_host = NULL;
     f->cap_rows = f->cap_head = 0;
 }
 
@@ -45,7 +47,7 @@ dllm_status dllm_forward_reserve(dllm_forward *f, int64_t rows, int64_t head_row
 {
     const dllm_model_weights *w = f->w;
     dllm_status rc = DLLM_OK;
-    size_t n, hn;
+    size_t n, hn, ln;
 
     if (rows <= f->cap_rows && head_rows <= f->cap_head) return DLLM_OK;
     if (rows < f->cap_rows) rows = f->cap_rows;
@@ -55,29 +57,34 @@ dllm_status dllm_forward_reserve(dllm_forward *f, int64_t rows, int64_t head_row
     release(f);
     n = (size_t)rows;
     hn = (size_t)head_rows;
+    ln = (size_t)w->L * n;
 #define ALLOC(ptr, count, type)                                                                \
     DLLM_TRY_GOTO(dllm_backend_alloc(f->be, (count) * sizeof(type), (void **)&(ptr)), rc, out)
     ALLOC(f->x, n * (size_t)w->C, float);
     ALLOC(f->h, n * (size_t)w->C, float);
+    ALLOC(f->g, n * (size_t)w->C, float);
     ALLOC(f->q, n * (size_t)w->C, float);
-    ALLOC(f->k, n * (size_t)w->C, float);
-    ALLOC(f->v, n * (size_t)w->C, float);
+    ALLOC(f->kk, n * (size_t)w->C, float);
+    ALLOC(f->vv, n * (size_t)w->C, float);
     ALLOC(f->att, n * (size_t)w->C, float);
     ALLOC(f->gate, n * (size_t)w->F, float);
     ALLOC(f->up, n * (size_t)w->F, float);
     ALLOC(f->hx, hn * (size_t)w->C, float);
     ALLOC(f->logits, hn * (size_t)w->V, float);
     ALLOC(f->ids_dev, n, int32_t);
-    ALLOC(f->pos_dev, n, int32_t);
+    ALLOC(f->spos_dev, ln, int32_t);
+    ALLOC(f->vpos_dev, ln, int32_t);
     ALLOC(f->head_dev, hn, int32_t);
 #undef ALLOC
     f->ids_host = malloc(n * sizeof(int32_t));
-    f->pos_host = malloc(n * sizeof(int32_t));
+    f->spos_host = malloc(ln * sizeof(int32_t));
+    f->vpos_host = malloc(ln * sizeof(int32_t));
     f->head_host = malloc(hn * sizeof(int32_t));
-    if (f->ids_host == NULL || f->pos_host == NULL || f->head_host == NULL) {
+    if (!f->ids_host || !f->spos_host || !f->vpos_host || !f->head_host) {
         rc = DLLM_E_NOMEM;
         goto out;
     }
+    DLLM_TRY_GOTO(dllm_backend_reserve(f->be, rows), rc, out);
     f->cap_rows = rows;
     f->cap_head = head_rows;
 out:
@@ -85,39 +92,172 @@ out:
     return rc;
 }
 
-/* One transformer block over all N packed rows. */
-static dllm_status layer_forward(dllm_forward *f, const dllm_layer_weights *lw,
-                                 const dllm_fwd_seq *seqs, size_t n_seqs, int64_t N)
+double dllm_forward_layer_flops(const dllm_model_weights *w, int64_t nq, int64_t nv, int64_t t)
+{
+    double C = (double)w->C, F = (double)w->F;
+    return 2.0 * C * C * (3.0 * (double)nq + (double)nv) /* Q, K, W_o; V */
+           + 4.0 * (double)nq * (double)t * C         /* QK^T and PV */
+           + 6.0 * C * F * (double)nq;                /* gate, up, down */
+}
+
+/* Row counts of one sequence's layer plan. */
+static int32_t s_rows(const dllm_fwd_seq *q, const dllm_layer_plan *p)
+{
+    int32_t R = q->T - q->P;
+    return (p->prompt ? q->P : 0) + (p->resp ? R : 0) + (!p->resp && p->verify ? p->k : 0);
+}
+
+static int32_t v_rows(const dllm_fwd_seq *q, const dllm_layer_plan *p)
+{
+    int32_t R = q->T - q->P;
+    return (p->prompt ? q->P : 0) + (p->resp || p->verify ? R : 0);
+}
+
+/* One transformer block over the batch (layer l). */
+static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq *seqs,
+                                 size_t n_seqs, int64_t N)
 {
     const dllm_model_weights *w = f->w;
+    const dllm_layer_weights *lw = &w->layers[l];
     dllm_backend *be = f->be;
     int64_t C = w->C;
-    int64_t off = 0;
+    int32_t *spos = f->spos_dev + l * f->cap_rows, *vpos = f->vpos_dev + l * f->cap_rows;
+    int64_t NS = 0, NV = 0, xoff;
 
-    /* attention sub-layer */
     DLLM_TRY(dllm_backend_rmsnorm(be, f->h, f->x, &lw->attn_norm, N, w->eps));
-    DLLM_TRY(dllm_backend_gemm(be, f->q, f->h, &lw->wq, N));
-    DLLM_TRY(dllm_backend_gemm(be, f->k, f->h, &lw->wk, N));
-    DLLM_TRY(dllm_backend_gemm(be, f->v, f->h, &lw->wv, N));
-    DLLM_TRY(dllm_backend_rope(be, f->q, f->pos_dev, N, w->NH, w->HS, w->theta));
-    DLLM_TRY(dllm_backend_rope(be, f->k, f->pos_dev, N, w->NH, w->HS, w->theta));
-    for (size_t s = 0; s < n_seqs; s++) {
-        int64_t t = seqs[s].T;
-        DLLM_TRY(dllm_backend_attention(be, f->att + off * C, f->q + off * C, f->k + off * C,
-                                        f->v + off * C, t, t, w->NH, w->HS));
-        off += t;
-    }
-    DLLM_TRY(dllm_backend_gemm(be, f->h, f->att, &lw->wo, N)); /* h = attn delta (N, C) */
-    DLLM_TRY(dllm_backend_add(be, f->x, f->h, N * C));
 
-    /* MLP sub-layer */
-    DLLM_TRY(dllm_backend_rmsnorm(be, f->h, f->x, &lw->ff_norm, N, w->eps));
-    DLLM_TRY(dllm_backend_gemm(be, f->gate, f->h, &lw->w_gate, N));
-    DLLM_TRY(dllm_backend_gemm(be, f->up, f->h, &lw->w_up, N));
-    DLLM_TRY(dllm_backend_swiglu(be, f->gate, f->gate, f->up, N * w->F));
-    DLLM_TRY(dllm_backend_gemm(be, f->att, f->gate, &lw->w_down, N)); /* MLP delta (N, C) */
-    DLLM_TRY(dllm_backend_add(be, f->x, f->att, N * C));
+    /* V rows: gather, project */
+    xoff = 0;
+    for (size_t s = 0; s < n_seqs; s++) {
+        const dllm_fwd_seq *q = &seqs[s];
+        int32_t nv = v_rows(q, &q->plans[l]);
+        DLLM_TRY(dllm_backend_gather_rows(be, f->g + NV * C, f->h + xoff * C, vpos + NV, nv, C));
+        NV += nv;
+        xoff += q->T;
+    }
+    DLLM_TRY(dllm_backend_gemm(be, f->vv, f->g, &lw->wv, NV));
+
+    /* V-verify selections into the S slots, then store V */
+    NV = 0;
+    for (size_t s = 0; s < n_seqs; s++) {
+        const dllm_fwd_seq *q = &seqs[s];
+        const dllm_layer_plan *p = &q->plans[l];
+        int32_t nv = v_rows(q, p), ns = s_rows(q, p), R = q->T - q->P;
+        float *vstore = dllm_fs_layer(q->fs, q->fs->v, l);
+        if (!p->resp && p->verify && p->k > 0) {
+            int32_t np = p->prompt ? q->P : 0;
+            DLLM_TRY(dllm_backend_verify_select(be, spos + NS + np, f->vv + (NV + np) * C,
+                                                vstore + (int64_t)q->P * C, R, C, p->k, q->P));
+        }
+        DLLM_TRY(dllm_backend_scatter_rows(be, vstore, f->vv + NV * C, vpos + NV, nv, C));
+        NV += nv;
+        NS += ns;
+    }
+
+    /* Q, K over the S rows; RoPE at absolute positions; store K */
+    NS = 0;
+    xoff = 0;
+    for (size_t s = 0; s < n_seqs; s++) {
+        const dllm_fwd_seq *q = &seqs[s];
+        int32_t ns = s_rows(q, &q->plans[l]);
+        DLLM_TRY(dllm_backend_gather_rows(be, f->g + NS * C, f->h + xoff * C, spos + NS, ns, C));
+        NS += ns;
+        xoff += q->T;
+    }
+    DLLM_TRY(dllm_backend_gemm(be, f->q, f->g, &lw->wq, NS));
+    DLLM_TRY(dllm_backend_gemm(be, f->kk, f->g, &lw->wk, NS));
+    DLLM_TRY(dllm_backend_rope(be, f->q, spos, NS, w->NH, w->HS, w->theta));
+    DLLM_TRY(dllm_backend_rope(be, f->kk, spos, NS, w->NH, w->HS, w->theta));
+
+    /* attention of each sequence's S queries against its stored K, V */
+    NS = 0;
+    for (size_t s = 0; s < n_seqs; s++) {
+        const dllm_fwd_seq *q = &seqs[s];
+        int32_t ns = s_rows(q, &q->plans[l]);
+        float *kstore = dllm_fs_layer(q->fs, q->fs->k, l);
+        float *vstore = dllm_fs_layer(q->fs, q->fs->v, l);
+        DLLM_TRY(dllm_backend_scatter_rows(be, kstore, f->kk + NS * C, spos + NS, ns, C));
+        DLLM_TRY(dllm_backend_attention(be, f->att + NS * C, f->q + NS * C, kstore, vstore, ns,
+                                        q->T, w->NH, w->HS));
+        NS += ns;
+    }
+    DLLM_TRY(dllm_backend_gemm(be, f->g, f->att, &lw->wo, NS)); /* attention deltas (NS, C) */
+
+    /* store A[S], x += A for all rows; then the MLP input rows */
+    NS = 0;
+    xoff = 0;
+    for (size_t s = 0; s < n_seqs; s++) {
+        const dllm_fwd_seq *q = &seqs[s];
+        int32_t ns = s_rows(q, &q->plans[l]);
+        float *astore = dllm_fs_layer(q->fs, q->fs->a, l);
+        DLLM_TRY(dllm_backend_scatter_rows(be, astore, f->g + NS * C, spos + NS, ns, C));
+        DLLM_TRY(dllm_backend_add(be, f->x + xoff * C, astore, (int64_t)q->T * C));
+        DLLM_TRY(dllm_backend_gather_rows(be, f->h + NS * C, f->x + xoff * C, spos + NS, ns, C));
+        NS += ns;
+        xoff += q->T;
+    }
+
+    /* MLP over the S rows: F[S] = W_down(silu(W_gate z) * W_up z), z = RMSNorm(x[S]) */
+    DLLM_TRY(dllm_backend_rmsnorm(be, f->h, f->h, &lw->ff_norm, NS, w->eps));
+    DLLM_TRY(dllm_backend_gemm(be, f->gate, f->h, &lw->w_gate, NS));
+    DLLM_TRY(dllm_backend_gemm(be, f->up, f->h, &lw->w_up, NS));
+    DLLM_TRY(dllm_backend_swiglu(be, f->gate, f->gate, f->up, NS * w->F));
+    DLLM_TRY(dllm_backend_gemm(be, f->g, f->gate, &lw->w_down, NS));
+    NS = 0;
+    xoff = 0;
+    for (size_t s = 0; s < n_seqs; s++) {
+        const dllm_fwd_seq *q = &seqs[s];
+        int32_t ns = s_rows(q, &q->plans[l]);
+        float *fstore = dllm_fs_layer(q->fs, q->fs->f, l);
+        DLLM_TRY(dllm_backend_scatter_rows(be, fstore, f->g + NS * C, spos + NS, ns, C));
+        DLLM_TRY(dllm_backend_add(be, f->x + xoff * C, fstore, (int64_t)q->T * C));
+        NS += ns;
+        xoff += q->T;
+    }
     return DLLM_OK;
+}
+
+/* Writes the static row positions of every layer's S and V lists (V-verify slots of S are
+ * filled on the backend during the layer; they are zeroed here). */
+static void stage_positions(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n)
+{
+    const dllm_model_weights *w = f->w;
+    for (int64_t l = 0; l < w->L; l++) {
+        int32_t *sp = f->spos_host + l * f->cap_rows, *vp = f->vpos_host + l * f->cap_rows;
+        int64_t ns = 0, nv = 0;
+        for (size_t s = 0; s < n; s++) {
+            const dllm_fwd_seq *q = &seqs[s];
+            const dllm_layer_plan *p = &q->plans[l];
+            if (p->prompt)
+                for (int32_t i = 0; i < q->P; i++) sp[ns++] = vp[nv++] = i;
+            if (p->resp)
+                for (int32_t i = q->P; i < q->T; i++) sp[ns++] = i;
+            if (p->resp || p->verify)
+                for (int32_t i = q->P; i < q->T; i++) vp[nv++] = i;
+            if (!p->resp && p->verify)
+                for (int32_t i = 0; i < p->k; i++) sp[ns++] = 0;
+        }
+    }
+}
+
+static void account(const dllm_forward *f, const dllm_fwd_seq *q)
+{
+    const dllm_model_weights *w = f->w;
+    dllm_row_counts *c = q->counts;
+    if (c == NULL) return;
+    for (int64_t l = 0; l < w->L; l++) {
+        int64_t ns = s_rows(q, &q->plans[l]), nv = v_rows(q, &q->plans[l]);
+        c->q[l] += ns;
+        c->v[l] += nv;
+        c->mlp[l] += ns;
+        c->flops += dllm_forward_layer_flops(w, ns, nv, q->T);
+        c->flops_none += dllm_forward_layer_flops(w, q->T, q->T, q->T);
+    }
+    double head = 2.0 * (double)w->C * (double)w->V * (double)q->head_count;
+    c->head += q->head_count;
+    c->all += (int64_t)q->T * w->L;
+    c->flops += head;
+    c->flops_none += head;
 }
 
 dllm_status dllm_forward_run(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n)
@@ -127,35 +267,47 @@ dllm_status dllm_forward_run(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n
 
     for (size_t s = 0; s < n; s++) {
         const dllm_fwd_seq *q = &seqs[s];
-        if (q->T <= 0 || q->head_start < 0 || q->head_count < 0 ||
-            (int64_t)q->head_start + q->head_count > q->T)
+        if (q->T <= 0 || q->P < 0 || q->P > q->T || q->head_start < 0 || q->head_count < 0 ||
+            (int64_t)q->head_start + q->head_count > q->T || q->fs == NULL ||
+            q->plans == NULL || q->fs->T != q->T || q->fs->C != w->C ||
+            (q->fs->n_layers != 1 && q->fs->n_layers != w->L))
             return DLLM_E_INVALID_ARG;
+        for (int64_t l = 0; l < w->L; l++) {
+            const dllm_layer_plan *p = &q->plans[l];
+            /* a one-layer store cannot serve partial recomputation */
+            if (q->fs->n_layers == 1 && !(p->prompt && p->resp)) return DLLM_E_INVALID_ARG;
+            if (p->k < 0 || p->k > q->T - q->P) return DLLM_E_INVALID_ARG;
+        }
         N += q->T;
         H += q->head_count;
     }
     if (N == 0) return DLLM_OK;
     if (N > f->cap_rows || H > f->cap_head) return DLLM_E_INVALID_ARG;
 
-    /* stage ids, absolute positions and head-row indices */
+    /* stage ids, the per-layer row positions and head-row indices */
     int64_t off = 0, hoff = 0;
     for (size_t s = 0; s < n; s++) {
         const dllm_fwd_seq *q = &seqs[s];
         for (int32_t i = 0; i < q->T; i++) {
             if (q->ids[i] < 0 || q->ids[i] >= w->V) return DLLM_E_INVALID_ARG;
             f->ids_host[off + i] = q->ids[i];
-            f->pos_host[off + i] = i;
         }
         for (int32_t i = 0; i < q->head_count; i++)
             f->head_host[hoff + i] = (int32_t)(off + q->head_start + i);
         off += q->T;
         hoff += q->head_count;
     }
+    stage_positions(f, seqs, n);
+    size_t lbytes = (size_t)w->L * (size_t)f->cap_rows * sizeof(int32_t);
     DLLM_TRY(dllm_backend_upload(f->be, f->ids_dev, f->ids_host, (size_t)N * sizeof(int32_t)));
-    DLLM_TRY(dllm_backend_upload(f->be, f->pos_dev, f->pos_host, (size_t)N * sizeof(int32_t)));
+    DLLM_TRY(dllm_backend_upload(f->be, f->spos_dev, f->spos_host, lbytes));
+    DLLM_TRY(dllm_backend_upload(f->be, f->vpos_dev, f->vpos_host, lbytes));
     DLLM_TRY(dllm_backend_upload(f->be, f->head_dev, f->head_host, (size_t)H * sizeof(int32_t)));
 
     DLLM_TRY(dllm_backend_embed(f->be, f->x, &w->wte, f->ids_dev, N));
-    for (int64_t l = 0; l < w->L; l++) DLLM_TRY(layer_forward(f, &w->layers[l], seqs, n, N));
+    for (int64_t l = 0; l < w->L; l++) DLLM_TRY(layer_forward(f, l, seqs, n, N));
+
+    for (size_t s = 0; s < n; s++) account(f, &seqs[s]);
 
     /* LM head only for the head rows */
     if (H == 0) return DLLM_OK;

@@ -1,68 +1,94 @@
-/* forward.h -- one LLaDA forward over a packed batch of sequences (a row plan).
+/* forward.h -- one LLaDA forward over a packed batch of sequences, driven by row plans.
  *
  * The forward is written once against the backend operations (backend.h). A batch is a
- * list of sequences; their rows are packed into one matrix so that every projection is
- * one GEMM for the whole batch, and attention runs per sequence, bidirectional, with no
- * mask (design.md 4.3). The LM head runs only for each sequence's "head rows": the rows
- * the sampler may commit (the current block), never the whole canvas.
+ * list of sequences (each one CFG branch of a request). Their rows are packed into one
+ * matrix so that each projection is one GEMM for the whole batch; attention runs per
+ * sequence, bidirectional, with no mask (design.md 4.3). Which rows each layer
+ * recomputes comes from the sequence's layer plans (cache/policy.h); everything else is
+ * read from its feature store (cache/feature_store.h). The LM head runs only for each
+ * sequence's head rows (the rows the sampler may commit).
  *
  * DESIGN
  * ------
- *   x    (N, C)   residual stream, N = sum of sequence lengths
- *   h    (N, C)   normalised input of the current sub-layer
- *   q,k,v(N, C)   projections (RoPE applied to q, k at absolute positions)
- *   att  (N, C)   attention output before W_o, then reused for the W_o / W_down deltas
- *   gate,up (N, F) MLP hidden
- *   hx   (H, C)   gathered head rows, H = sum of head counts
- *   logits (H, V) output, backend memory, in the order of the sequences
- * All buffers are sized by dllm_forward_reserve() before stepping (at admission), so
- * dllm_forward_run() allocates nothing.
+ * Per layer, for every sequence s with T_s rows, plan (prompt, resp, verify, k):
+ *   S_s = [0,P) if prompt ++ [P,T) if resp ++ k V-verify slots   rows recomputed fully
+ *   V_s = [0,P) if prompt ++ [P,T) if resp or verify            rows whose V is computed
+ *   1. h = RMSNorm(x) for all rows (cheap next to the GEMMs)
+ *   2. V over the packed V rows; V-verify picks the k response rows whose new V is least
+ *      similar to the stored V and writes them into S_s's slots ON THE BACKEND (no host
+ *      round trip: the count k is known on the host, the rows are not); then V is stored
+ *   3. Q, K over the packed S rows, RoPE at absolute positions, K stored
+ *   4. attention of S_s's queries against the sequence's whole stored K, V
+ *   5. A[S] = W_o(att); x += A (all rows: cached deltas for the others)
+ *   6. F[S] = MLP(RMSNorm(x[S])); x += F (all rows)
+ * With every row recomputed this is exactly the plain LLaDA block.
  *
- * Every layer computes, for all rows: x += W_o attn(rope(W_q h), rope(W_k h), W_v h),
- * h = rmsnorm(x); x += W_down(silu(W_gate h) * W_up h). The residual deltas are formed
- * in a separate buffer and then added, the shape the feature cache of dLLM-Cache keeps
- * (attention output after W_o, MLP output after W_down).
+ * Buffers (N = sum of T_s, all backend memory, reserved before stepping):
+ *   x (N, C) residual; h (N, C) normed; g (N, C) gathered rows; q, kk, vv, att (N, C);
+ *   gate, up (N, F); hx (H, C) head rows; logits (H, V);
+ *   spos, vpos (L, N) int32 per-layer row positions (S and V rows, packed per sequence).
  *
- * Not handled yet: partial row recomputation (cache policies), tensor parallelism.
+ * Not handled yet: tensor parallelism.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef DLLM_FORWARD_H
 #define DLLM_FORWARD_H
 
+#include "cache/feature_store.h"
+#include "cache/policy.h"
 #include "model.h"
+
+/* Per-layer row accounting of one sequence (accumulated over forwards). */
+typedef struct dllm_row_counts {
+    int64_t *q;   /* (L) rows through Q/K/attention/W_o */
+    int64_t *v;   /* (L) rows through V */
+    int64_t *mlp; /* (L) rows through the MLP */
+    int64_t head; /* rows through the LM head */
+    int64_t all;  /* rows x layers that a full forward computes, per kind */
+    double flops, flops_none;
+} dllm_row_counts;
 
 /* One sequence's part of a batch. */
 typedef struct dllm_fwd_seq {
-    const int32_t *ids; /* (T) host: the canvas tokens */
-    int32_t T;          /* rows of this sequence; positions are 0..T-1 */
-    int32_t head_start; /* first row whose logits are wanted */
-    int32_t head_count; /* number of such rows (0 allowed) */
+    const int32_t *ids;            /* (T) host: the canvas tokens */
+    int32_t T;                     /* rows; positions are 0..T-1 */
+    int32_t P;                     /* prompt rows [0, P); response [P, T) */
+    int32_t head_start;            /* first row whose logits are wanted */
+    int32_t head_count;            /* number of such rows (0 allowed) */
+    dllm_feature_store *fs;        /* this branch's features (n_layers 1 or L) */
+    const dllm_layer_plan *plans;  /* (L) what each layer recomputes */
+    dllm_row_counts *counts;       /* accounting, may be NULL */
 } dllm_fwd_seq;
 
 typedef struct dllm_forward {
     dllm_backend *be;               /* borrowed */
     const dllm_model_weights *w;    /* borrowed */
     int64_t cap_rows, cap_head;     /* reserved capacity: N and H */
-    float *x, *h, *q, *k, *v, *att; /* (cap_rows, C) backend memory */
+    float *x, *h, *g, *q, *kk, *vv, *att; /* (cap_rows, C) backend memory */
     float *gate, *up;               /* (cap_rows, F) backend memory */
     float *hx;                      /* (cap_head, C) backend memory */
     float *logits;                  /* (cap_head, V) backend memory */
-    int32_t *ids_dev, *pos_dev;     /* (cap_rows) backend memory */
+    int32_t *ids_dev;               /* (cap_rows) backend memory */
+    int32_t *spos_dev, *vpos_dev;   /* (L, cap_rows) backend memory */
     int32_t *head_dev;              /* (cap_head) backend memory */
-    int32_t *ids_host, *pos_host;   /* (cap_rows) host staging */
-    int32_t *head_host;             /* (cap_head) host staging */
+    int32_t *ids_host, *spos_host, *vpos_host, *head_host; /* host staging of the above */
 } dllm_forward;
 
 void dllm_forward_init(dllm_forward *f, dllm_backend *be, const dllm_model_weights *w);
 void dllm_forward_deinit(dllm_forward *f); /* zeroed is a no-op */
 
-/* Ensures capacity for batches of up to rows packed rows and head_rows head rows. */
+/* Ensures capacity for batches of up to rows packed rows (and sequences of up to that
+ * many rows) and head_rows head rows. */
 dllm_status dllm_forward_reserve(dllm_forward *f, int64_t rows, int64_t head_rows);
 
 /* Runs the forward for seqs (n of them). On success f->logits holds (H, V) logits, the
- * head rows of seqs[0] first. DLLM_E_INVALID_ARG if the batch exceeds the reservation
- * or a token id is out of range. */
+ * head rows of seqs[0] first. DLLM_E_INVALID_ARG if the batch exceeds the reservation, a
+ * plan is inconsistent with its store, or a token id is out of range. */
 dllm_status dllm_forward_run(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n);
+
+/* Matmul FLOPs of one layer computing nq rows of Q/K/attention/W_o/MLP and nv rows of V
+ * against t keys (model shape from w). */
+double dllm_forward_layer_flops(const dllm_model_weights *w, int64_t nq, int64_t nv, int64_t t);
 
 #endif

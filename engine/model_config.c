@@ -72,8 +72,8 @@ static dllm_status cfg_int(const cfg_ctx *c, const char *key, int64_t *out, bool
                          c->name, key, cfg_type_name(v));
     d = v->valuedouble;
     if (!(d >= -CFG_MAX_EXACT && d <= CFG_MAX_EXACT) || d != floor(d))
-        return dllm_errf(c->err, c->errn, DLLM_E_CONFIG,
-                         "%s: key '%s' must be an integer, got %g", c->name, key, d);
+        return dllm_errf(c->err, c->errn, DLLM_E_CONFIG, "%s: key '%s' must be an integer, got %g",
+                         c->name, key, d);
     *out = (int64_t)d;
     return DLLM_OK;
 }
@@ -133,9 +133,8 @@ static dllm_status cfg_str(const cfg_ctx *c, const char *key, char *out, const c
         return dllm_errf(c->err, c->errn, DLLM_E_CONFIG, "%s: key '%s' must be a string, got %s",
                          c->name, key, cfg_type_name(v));
     if (strlen(v->valuestring) >= DLLM_CONFIG_STR)
-        return dllm_errf(c->err, c->errn, DLLM_E_CONFIG,
-                         "%s: key '%s' is longer than %d bytes", c->name, key,
-                         DLLM_CONFIG_STR - 1);
+        return dllm_errf(c->err, c->errn, DLLM_E_CONFIG, "%s: key '%s' is longer than %d bytes",
+                         c->name, key, DLLM_CONFIG_STR - 1);
     snprintf(out, DLLM_CONFIG_STR, "%s", v->valuestring);
     return DLLM_OK;
 }
@@ -178,8 +177,8 @@ static dllm_status cfg_no_duplicates(const cfg_ctx *c)
             for (k = 0; k < l && k < sizeof q - 1; k++)
                 q[k] = ((unsigned char)keys[i][k] < 0x20) ? '?' : keys[i][k];
             q[k] = '\0';
-            rc = dllm_errf(c->err, c->errn, DLLM_E_CONFIG, "%s: key '%s' appears twice", c->name,
-                           q);
+            rc =
+                dllm_errf(c->err, c->errn, DLLM_E_CONFIG, "%s: key '%s' appears twice", c->name, q);
             break;
         }
     }
@@ -203,8 +202,8 @@ static dllm_status cfg_architectures(const cfg_ctx *c, char *out)
         size_t l;
         if (!cJSON_IsString(e))
             return dllm_errf(c->err, c->errn, DLLM_E_CONFIG,
-                             "%s: key 'architectures' must be an array of strings, has %s",
-                             c->name, cfg_type_name(e));
+                             "%s: key 'architectures' must be an array of strings, has %s", c->name,
+                             cfg_type_name(e));
         l = strlen(e->valuestring);
         if (used + l + (used ? 1 : 0) >= DLLM_CONFIG_STR)
             return dllm_errf(c->err, c->errn, DLLM_E_CONFIG,
@@ -358,8 +357,8 @@ dllm_status dllm_model_config_validate(dllm_model_config *cfg, const char *name,
         return dllm_errf(err, errn, DLLM_E_CONFIG, "%s: key 'rope_theta' = %g must be > 0", name,
                          cfg->rope_theta);
     if (!(cfg->rms_norm_eps > 0 && cfg->rms_norm_eps < 1))
-        return dllm_errf(err, errn, DLLM_E_CONFIG,
-                         "%s: key 'rms_norm_eps' = %g must be in (0, 1)", name, cfg->rms_norm_eps);
+        return dllm_errf(err, errn, DLLM_E_CONFIG, "%s: key 'rms_norm_eps' = %g must be in (0, 1)",
+                         name, cfg->rms_norm_eps);
     for (i = 0; i < sizeof ids / sizeof ids[0]; i++)
         if (ids[i].v < 0 || ids[i].v >= cfg->embedding_size)
             return dllm_errf(err, errn, DLLM_E_CONFIG,
@@ -447,8 +446,7 @@ out:
     return rc;
 }
 
-dllm_status dllm_model_config_load(const char *path, dllm_model_config *cfg, char *err,
-                                   size_t errn)
+dllm_status dllm_model_config_load(const char *path, dllm_model_config *cfg, char *err, size_t errn)
 {
     dllm_status rc = DLLM_OK;
     FILE *fp = NULL;
@@ -526,13 +524,14 @@ void dllm_model_config_print(const dllm_model_config *cfg, FILE *fp)
 {
     fprintf(fp, "model: %s (%s), block %s, activation %s, norm %s\n",
             cfg->model_type[0] ? cfg->model_type : "?",
-            cfg->architectures[0] ? cfg->architectures : "?", cfg->block_type,
-            cfg->activation_type, cfg->layer_norm_type);
+            cfg->architectures[0] ? cfg->architectures : "?", cfg->block_type, cfg->activation_type,
+            cfg->layer_norm_type);
     fprintf(fp, "  d_model %lld  n_layers %lld  n_heads %lld  n_kv_heads %lld  head_size %lld\n",
             (long long)cfg->d_model, (long long)cfg->n_layers, (long long)cfg->n_heads,
             (long long)cfg->n_kv_heads, (long long)cfg->head_size);
-    fprintf(fp, "  mlp_hidden_size %lld  vocab_size %lld  embedding_size %lld  "
-                "max_sequence_length %lld\n",
+    fprintf(fp,
+            "  mlp_hidden_size %lld  vocab_size %lld  embedding_size %lld  "
+            "max_sequence_length %lld\n",
             (long long)cfg->mlp_hidden_size, (long long)cfg->vocab_size,
             (long long)cfg->embedding_size, (long long)cfg->max_sequence_length);
     fprintf(fp, "  rope_theta %g  rms_norm_eps %g  weight_tying %s\n", cfg->rope_theta,

@@ -47,25 +47,25 @@ struct cJSON;
 #define DLLM_CONFIG_STR 64 /* bytes of each recorded string, NUL included */
 
 typedef struct dllm_model_config {
-    int64_t d_model;             /* C: hidden size (4096) */
-    int64_t n_layers;            /* L (32) */
-    int64_t n_heads;             /* NH (32) */
-    int64_t n_kv_heads;          /* == n_heads (no GQA) */
-    int64_t head_size;           /* HS = d_model / n_heads (128), even */
-    int64_t mlp_hidden_size;     /* F: SwiGLU hidden size (12288) */
-    int64_t vocab_size;          /* tokenizer vocabulary (126464) */
-    int64_t embedding_size;      /* V: rows of wte / lm head (>= vocab_size; 126464) */
-    int64_t max_sequence_length; /* positions (4096) */
-    double rope_theta;           /* RoPE base (500000) */
-    double rms_norm_eps;         /* RMSNorm epsilon (1e-5) */
-    int32_t mask_token_id;       /* [MASK] (126336) */
-    int32_t eos_token_id;        /* <|endoftext|> (126081) */
-    int32_t pad_token_id;        /* (126081) */
-    bool weight_tying;           /* lm head == wte (false for LLaDA-8B) */
-    bool include_bias;           /* always false after validation */
-    bool include_qkv_bias;       /* always false after validation */
-    bool rope;                   /* always true after validation */
-    bool alibi;                  /* always false after validation */
+    int64_t d_model;                       /* C: hidden size (4096) */
+    int64_t n_layers;                      /* L (32) */
+    int64_t n_heads;                       /* NH (32) */
+    int64_t n_kv_heads;                    /* == n_heads (no GQA) */
+    int64_t head_size;                     /* HS = d_model / n_heads (128), even */
+    int64_t mlp_hidden_size;               /* F: SwiGLU hidden size (12288) */
+    int64_t vocab_size;                    /* tokenizer vocabulary (126464) */
+    int64_t embedding_size;                /* V: rows of wte / lm head (>= vocab_size; 126464) */
+    int64_t max_sequence_length;           /* positions (4096) */
+    double rope_theta;                     /* RoPE base (500000) */
+    double rms_norm_eps;                   /* RMSNorm epsilon (1e-5) */
+    int32_t mask_token_id;                 /* [MASK] (126336) */
+    int32_t eos_token_id;                  /* <|endoftext|> (126081) */
+    int32_t pad_token_id;                  /* (126081) */
+    bool weight_tying;                     /* lm head == wte (false for LLaDA-8B) */
+    bool include_bias;                     /* always false after validation */
+    bool include_qkv_bias;                 /* always false after validation */
+    bool rope;                             /* always true after validation */
+    bool alibi;                            /* always false after validation */
     char layer_norm_type[DLLM_CONFIG_STR]; /* "rms" */
     char activation_type[DLLM_CONFIG_STR]; /* "silu" or "swiglu" */
     char block_type[DLLM_CONFIG_STR];      /* "llama" */

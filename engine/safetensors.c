@@ -39,25 +39,25 @@
 _Static_assert(sizeof(size_t) >= sizeof(uint64_t), "dllm needs a 64-bit size_t");
 
 struct dllm_st_file {
-    char *name;                      /* display name (in arena) */
-    void *map;                       /* mmap base, NULL for a caller's buffer */
-    size_t map_len;                  /* bytes mapped */
-    const unsigned char *base;       /* start of the file image */
-    size_t len;                      /* bytes in the file image */
-    uint64_t header_len;             /* N */
-    dllm_st_tensor *tensors;         /* (n) sorted by data offset */
-    const dllm_st_tensor **by_name;  /* (n) sorted by name */
-    size_t n;                        /* number of tensors */
-    const char **meta;               /* (2 * n_meta) key, value, key, value ... */
+    char *name;                     /* display name (in arena) */
+    void *map;                      /* mmap base, NULL for a caller's buffer */
+    size_t map_len;                 /* bytes mapped */
+    const unsigned char *base;      /* start of the file image */
+    size_t len;                     /* bytes in the file image */
+    uint64_t header_len;            /* N */
+    dllm_st_tensor *tensors;        /* (n) sorted by data offset */
+    const dllm_st_tensor **by_name; /* (n) sorted by name */
+    size_t n;                       /* number of tensors */
+    const char **meta;              /* (2 * n_meta) key, value, key, value ... */
     size_t n_meta;
-    char *arena;                     /* every string above */
+    char *arena; /* every string above */
 };
 
 struct dllm_st_set {
-    dllm_st_file **files;            /* (n_files) sorted by name, owned */
+    dllm_st_file **files; /* (n_files) sorted by name, owned */
     size_t n_files;
-    const dllm_st_tensor **order;    /* (n) file order */
-    const dllm_st_tensor **by_name;  /* (n) sorted by name */
+    const dllm_st_tensor **order;   /* (n) file order */
+    const dllm_st_tensor **by_name; /* (n) sorted by name */
     size_t n;
     int sharded;
 };
@@ -75,7 +75,8 @@ const char *dllm_st_quote(char *buf, size_t n, const char *s)
     if (len > n - 1) {
         keep = n > 4 ? n - 4 : 0;
         /* do not cut a UTF-8 sequence in half */
-        while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80) keep--;
+        while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+            keep--;
     }
     for (i = 0; i < keep; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -113,16 +114,13 @@ static const struct {
     int supported;
     dllm_dtype dtype;
 } st_dtypes[] = {
-    {"F32", 1, DLLM_DTYPE_F32},      {"F16", 1, DLLM_DTYPE_F16},
-    {"BF16", 1, DLLM_DTYPE_BF16},    {"BOOL", 0, DLLM_DTYPE_F32},
-    {"U8", 0, DLLM_DTYPE_F32},       {"I8", 0, DLLM_DTYPE_F32},
-    {"U16", 0, DLLM_DTYPE_F32},      {"I16", 0, DLLM_DTYPE_F32},
-    {"U32", 0, DLLM_DTYPE_F32},      {"I32", 0, DLLM_DTYPE_F32},
-    {"U64", 0, DLLM_DTYPE_F32},      {"I64", 0, DLLM_DTYPE_F32},
-    {"F64", 0, DLLM_DTYPE_F32},      {"C64", 0, DLLM_DTYPE_F32},
-    {"F8_E5M2", 0, DLLM_DTYPE_F32},  {"F8_E4M3", 0, DLLM_DTYPE_F32},
-    {"F8_E8M0", 0, DLLM_DTYPE_F32},  {"F6_E2M3", 0, DLLM_DTYPE_F32},
-    {"F6_E3M2", 0, DLLM_DTYPE_F32},  {"F4", 0, DLLM_DTYPE_F32},
+    {"F32", 1, DLLM_DTYPE_F32},     {"F16", 1, DLLM_DTYPE_F16},     {"BF16", 1, DLLM_DTYPE_BF16},
+    {"BOOL", 0, DLLM_DTYPE_F32},    {"U8", 0, DLLM_DTYPE_F32},      {"I8", 0, DLLM_DTYPE_F32},
+    {"U16", 0, DLLM_DTYPE_F32},     {"I16", 0, DLLM_DTYPE_F32},     {"U32", 0, DLLM_DTYPE_F32},
+    {"I32", 0, DLLM_DTYPE_F32},     {"U64", 0, DLLM_DTYPE_F32},     {"I64", 0, DLLM_DTYPE_F32},
+    {"F64", 0, DLLM_DTYPE_F32},     {"C64", 0, DLLM_DTYPE_F32},     {"F8_E5M2", 0, DLLM_DTYPE_F32},
+    {"F8_E4M3", 0, DLLM_DTYPE_F32}, {"F8_E8M0", 0, DLLM_DTYPE_F32}, {"F6_E2M3", 0, DLLM_DTYPE_F32},
+    {"F6_E3M2", 0, DLLM_DTYPE_F32}, {"F4", 0, DLLM_DTYPE_F32},
 };
 
 dllm_status dllm_st_dtype_from_string(const char *s, dllm_dtype *out)
@@ -158,10 +156,14 @@ static int st_get_uint(const cJSON *v, uint64_t *out)
 static const char *st_int_problem(int code)
 {
     switch (code) {
-    case ST_INT_NOT_NUMBER: return "is not a number";
-    case ST_INT_NEGATIVE: return "is negative";
-    case ST_INT_FRACTION: return "is not an integer";
-    case ST_INT_TOO_LARGE: return "is too large (>= 2^53)";
+    case ST_INT_NOT_NUMBER:
+        return "is not a number";
+    case ST_INT_NEGATIVE:
+        return "is negative";
+    case ST_INT_FRACTION:
+        return "is not an integer";
+    case ST_INT_TOO_LARGE:
+        return "is too large (>= 2^53)";
     }
     return "is invalid";
 }
@@ -289,12 +291,14 @@ static dllm_status st_parse_entry(const cJSON *e, const char *fname, uint64_t da
     }
     if (dt == NULL || shape == NULL || offs == NULL)
         return dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s': missing key '%s'", fname, q,
-                         dt == NULL ? "dtype" : shape == NULL ? "shape" : "data_offsets");
+                         dt == NULL      ? "dtype"
+                         : shape == NULL ? "shape"
+                                         : "data_offsets");
 
     /* dtype */
     if (!cJSON_IsString(dt))
-        return dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s': dtype is not a string",
-                         fname, q);
+        return dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s': dtype is not a string", fname,
+                         q);
     rc = dllm_st_dtype_from_string(dt->valuestring, &t->dtype);
     if (rc == DLLM_E_UNSUPPORTED)
         return dllm_errf(err, errn, rc,
@@ -308,8 +312,8 @@ static dllm_status st_parse_entry(const cJSON *e, const char *fname, uint64_t da
 
     /* shape */
     if (!cJSON_IsArray(shape))
-        return dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s': shape is not an array",
-                         fname, q);
+        return dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s': shape is not an array", fname,
+                         q);
     nd = cJSON_GetArraySize(shape);
     if (nd > DLLM_ST_MAX_DIMS)
         return dllm_errf(err, errn, DLLM_E_UNSUPPORTED,
@@ -321,8 +325,8 @@ static dllm_status st_parse_entry(const cJSON *e, const char *fname, uint64_t da
     {
         code = st_get_uint(c, &dim);
         if (code != ST_INT_OK)
-            return dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s': shape[%d] %s", fname, q,
-                             i, st_int_problem(code));
+            return dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s': shape[%d] %s", fname, q, i,
+                             st_int_problem(code));
         t->shape[i] = (int64_t)dim;
         /* overflow-checked product; once zero it stays zero, but every dim is still checked */
         if (numel != 0 && dim != 0 && numel > UINT64_MAX / dim)
@@ -348,12 +352,12 @@ static dllm_status st_parse_entry(const cJSON *e, const char *fname, uint64_t da
                          "%s: tensor '%s': data_offsets is not an array [begin, end]", fname, q);
     code = st_get_uint(cJSON_GetArrayItem(offs, 0), &begin);
     if (code != ST_INT_OK)
-        return dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s': data_offsets begin %s",
-                         fname, q, st_int_problem(code));
+        return dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s': data_offsets begin %s", fname,
+                         q, st_int_problem(code));
     code = st_get_uint(cJSON_GetArrayItem(offs, 1), &end);
     if (code != ST_INT_OK)
-        return dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s': data_offsets end %s",
-                         fname, q, st_int_problem(code));
+        return dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s': data_offsets end %s", fname, q,
+                         st_int_problem(code));
     if (begin > end)
         return dllm_errf(err, errn, DLLM_E_FORMAT,
                          "%s: tensor '%s': data_offsets begin %llu > end %llu", fname, q,
@@ -414,7 +418,8 @@ dllm_status dllm_st_parse(const void *buf, size_t len, const char *name, dllm_st
                          "%s: file is %zu bytes, too small for the 8-byte header length; hint: "
                          "the file is truncated or not a safetensors file",
                          fname, len);
-    for (i = 0; i < 8; i++) n_hdr |= (uint64_t)b[i] << (8 * i);
+    for (i = 0; i < 8; i++)
+        n_hdr |= (uint64_t)b[i] << (8 * i);
     if (n_hdr < 2 || n_hdr > DLLM_ST_MAX_HEADER)
         return dllm_errf(err, errn, DLLM_E_FORMAT,
                          "%s: header length %llu is outside [2, %llu]; hint: not a safetensors "
@@ -434,13 +439,12 @@ dllm_status dllm_st_parse(const void *buf, size_t len, const char *name, dllm_st
                          fname, bad, b[8 + bad]);
     if (b[8] != '{')
         return dllm_errf(err, errn, DLLM_E_FORMAT,
-                         "%s: header does not start with '{'; hint: not a safetensors file",
-                         fname);
+                         "%s: header does not start with '{'; hint: not a safetensors file", fname);
 
     hdr = malloc((size_t)n_hdr + 1);
     if (hdr == NULL) {
-        rc = dllm_errf(err, errn, DLLM_E_NOMEM, "%s: out of memory for a %llu-byte header",
-                       fname, (unsigned long long)n_hdr);
+        rc = dllm_errf(err, errn, DLLM_E_NOMEM, "%s: out of memory for a %llu-byte header", fname,
+                       (unsigned long long)n_hdr);
         goto out;
     }
     memcpy(hdr, b + 8, (size_t)n_hdr);
@@ -457,8 +461,8 @@ dllm_status dllm_st_parse(const void *buf, size_t len, const char *name, dllm_st
     for (tail = end_ptr; *tail != '\0'; tail++) {
         if (!st_is_json_space(*tail)) {
             rc = dllm_errf(err, errn, DLLM_E_FORMAT,
-                           "%s: unexpected bytes after the header JSON object at byte %zu",
-                           fname, (size_t)(tail - hdr));
+                           "%s: unexpected bytes after the header JSON object at byte %zu", fname,
+                           (size_t)(tail - hdr));
             goto out;
         }
     }
@@ -474,14 +478,13 @@ dllm_status dllm_st_parse(const void *buf, size_t len, const char *name, dllm_st
         if (strcmp(e->string, "__metadata__") == 0) {
             const cJSON *m;
             if (meta != NULL) {
-                rc = dllm_errf(err, errn, DLLM_E_FORMAT, "%s: '__metadata__' appears twice",
-                               fname);
+                rc = dllm_errf(err, errn, DLLM_E_FORMAT, "%s: '__metadata__' appears twice", fname);
                 goto out;
             }
             meta = e;
             if (!cJSON_IsObject(meta)) {
-                rc = dllm_errf(err, errn, DLLM_E_FORMAT,
-                               "%s: '__metadata__' is not a JSON object", fname);
+                rc = dllm_errf(err, errn, DLLM_E_FORMAT, "%s: '__metadata__' is not a JSON object",
+                               fname);
                 goto out;
             }
             cJSON_ArrayForEach(m, meta)
@@ -526,8 +529,7 @@ dllm_status dllm_st_parse(const void *buf, size_t len, const char *name, dllm_st
     cJSON_ArrayForEach(e, root)
     {
         if (e == meta) continue;
-        DLLM_TRY_GOTO(st_parse_entry(e, fname, data_size, &tmp[k], &spans[k], err, errn), rc,
-                      out);
+        DLLM_TRY_GOTO(st_parse_entry(e, fname, data_size, &tmp[k], &spans[k], err, errn), rc, out);
         tmp[k].name = st_arena_put(&cur, e->string);
         tmp[k].file = fname;
         spans[k].idx = k;
@@ -545,13 +547,13 @@ dllm_status dllm_st_parse(const void *buf, size_t len, const char *name, dllm_st
     }
 
     /* unique names */
-    for (i = 0; i < n_tensors; i++) f->by_name[i] = &tmp[i];
+    for (i = 0; i < n_tensors; i++)
+        f->by_name[i] = &tmp[i];
     qsort(f->by_name, n_tensors, sizeof *f->by_name, st_cmp_tensor_name);
     for (i = 1; i < n_tensors; i++) {
         if (strcmp(f->by_name[i - 1]->name, f->by_name[i]->name) == 0) {
-            rc = dllm_errf(err, errn, DLLM_E_FORMAT,
-                           "%s: tensor '%s': appears twice in the header", fname,
-                           dllm_st_quote(q, sizeof q, f->by_name[i]->name));
+            rc = dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s': appears twice in the header",
+                           fname, dllm_st_quote(q, sizeof q, f->by_name[i]->name));
             goto out;
         }
     }
@@ -654,8 +656,7 @@ dllm_status dllm_st_file_open(const char *path, dllm_st_file **out, char *err, s
             goto out;
         }
     }
-    DLLM_TRY_GOTO(dllm_st_parse(map != NULL ? map : empty, len, st_basename(path), out, err,
-                                errn),
+    DLLM_TRY_GOTO(dllm_st_parse(map != NULL ? map : empty, len, st_basename(path), out, err, errn),
                   rc, out);
     (*out)->map = map;
     (*out)->map_len = len;
@@ -740,8 +741,8 @@ static int st_cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-dllm_status dllm_st_index_parse(const char *json, size_t len, const char *name,
-                                dllm_st_index *idx, char *err, size_t errn)
+dllm_status dllm_st_index_parse(const char *json, size_t len, const char *name, dllm_st_index *idx,
+                                char *err, size_t errn)
 {
     dllm_status rc = DLLM_OK;
     char *text = NULL, *cur;
@@ -770,8 +771,8 @@ dllm_status dllm_st_index_parse(const char *json, size_t len, const char *name,
     if (root == NULL) {
         size_t at = end_ptr != NULL && end_ptr >= text ? (size_t)(end_ptr - text) : 0;
         rc = dllm_errf(err, errn, DLLM_E_FORMAT,
-                       "%s: not valid JSON (error near byte %zu); hint: re-download the file",
-                       name, at);
+                       "%s: not valid JSON (error near byte %zu); hint: re-download the file", name,
+                       at);
         goto out;
     }
     if (!cJSON_IsObject(root)) {
@@ -798,8 +799,8 @@ dllm_status dllm_st_index_parse(const char *json, size_t len, const char *name,
     wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (wm == NULL || !cJSON_IsObject(wm)) {
         rc = dllm_errf(err, errn, DLLM_E_FORMAT,
-                       "%s: 'weight_map' is %s; hint: the index is corrupt, re-download it",
-                       name, wm == NULL ? "missing" : "not a JSON object");
+                       "%s: 'weight_map' is %s; hint: the index is corrupt, re-download it", name,
+                       wm == NULL ? "missing" : "not a JSON object");
         goto out;
     }
     cJSON_ArrayForEach(e, wm)
@@ -844,13 +845,14 @@ dllm_status dllm_st_index_parse(const char *json, size_t len, const char *name,
     qsort(idx->entries, n, sizeof *idx->entries, st_cmp_entry);
     for (i = 1; i < n; i++) {
         if (strcmp(idx->entries[i - 1].tensor, idx->entries[i].tensor) == 0) {
-            rc = dllm_errf(err, errn, DLLM_E_FORMAT,
-                           "%s: tensor '%s' is listed twice in weight_map", name,
-                           dllm_st_quote(q, sizeof q, idx->entries[i].tensor));
+            rc =
+                dllm_errf(err, errn, DLLM_E_FORMAT, "%s: tensor '%s' is listed twice in weight_map",
+                          name, dllm_st_quote(q, sizeof q, idx->entries[i].tensor));
             goto out;
         }
     }
-    for (i = 0; i < n; i++) idx->files[i] = idx->entries[i].file;
+    for (i = 0; i < n; i++)
+        idx->files[i] = idx->entries[i].file;
     qsort(idx->files, n, sizeof *idx->files, st_cmp_str);
     nf = 0;
     for (i = 0; i < n; i++)
@@ -888,8 +890,8 @@ static char *st_join(const char *dir, const char *name)
 }
 
 /* Reads a whole (small) file into a NUL-terminated heap buffer. */
-static dllm_status st_read_file(const char *path, size_t max, char **out, size_t *len,
-                                char *err, size_t errn)
+static dllm_status st_read_file(const char *path, size_t max, char **out, size_t *len, char *err,
+                                size_t errn)
 {
     dllm_status rc = DLLM_OK;
     FILE *fp = NULL;
@@ -937,13 +939,15 @@ static dllm_status st_set_index(dllm_st_set *s, char *err, size_t errn)
     size_t total = 0, i, j, k = 0;
     char q[ST_QUOTE];
 
-    for (i = 0; i < s->n_files; i++) total += s->files[i]->n;
+    for (i = 0; i < s->n_files; i++)
+        total += s->files[i]->n;
     s->order = calloc(total ? total : 1, sizeof *s->order);
     s->by_name = calloc(total ? total : 1, sizeof *s->by_name);
     if (s->order == NULL || s->by_name == NULL)
         return dllm_errf(err, errn, DLLM_E_NOMEM, "out of memory for %zu tensors", total);
     for (i = 0; i < s->n_files; i++)
-        for (j = 0; j < s->files[i]->n; j++) s->order[k++] = &s->files[i]->tensors[j];
+        for (j = 0; j < s->files[i]->n; j++)
+            s->order[k++] = &s->files[i]->tensors[j];
     s->n = total;
     memcpy(s->by_name, s->order, total * sizeof *s->order);
     qsort(s->by_name, total, sizeof *s->by_name, st_cmp_tensor_name);
@@ -1112,7 +1116,8 @@ void dllm_st_set_free(dllm_st_set *s)
     size_t i;
 
     if (s == NULL) return;
-    for (i = 0; i < s->n_files; i++) dllm_st_file_free(s->files[i]);
+    for (i = 0; i < s->n_files; i++)
+        dllm_st_file_free(s->files[i]);
     free(s->files);
     free(s->order);
     free(s->by_name);

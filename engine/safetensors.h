@@ -131,8 +131,8 @@ typedef struct dllm_st_index {
     size_t n_entries;
     const char **files; /* (n_files) distinct shard names, sorted */
     size_t n_files;
-    double total_size;  /* metadata.total_size, or -1 when absent (recorded, not checked) */
-    char *arena;        /* owns every string above */
+    double total_size; /* metadata.total_size, or -1 when absent (recorded, not checked) */
+    char *arena;       /* owns every string above */
 } dllm_st_index;
 
 /* Parses an index JSON document from memory (`json`, len bytes, need not be
@@ -142,8 +142,8 @@ typedef struct dllm_st_index {
  * tensor names are unique; "metadata", if present, is an object and its "total_size", if
  * present, a non-negative number. Other top-level keys are ignored. On success fills
  * *idx (release with dllm_st_index_deinit). Errors: DLLM_E_FORMAT, DLLM_E_NOMEM. */
-dllm_status dllm_st_index_parse(const char *json, size_t len, const char *name,
-                                dllm_st_index *idx, char *err, size_t errn);
+dllm_status dllm_st_index_parse(const char *json, size_t len, const char *name, dllm_st_index *idx,
+                                char *err, size_t errn);
 
 /* Frees what dllm_st_index_parse allocated; a zeroed struct is a no-op. */
 void dllm_st_index_deinit(dllm_st_index *idx);

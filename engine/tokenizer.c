@@ -114,7 +114,7 @@ static dllm_status parse_vocab(dllm_tokenizer *t, const cJSON *vocab, char *err,
     size_t count = 0;
     int32_t max_id = -1;
     for (const cJSON *e = vocab->child; e != NULL; e = e->next) {
-        int32_t id;
+        int32_t id = 0;
         snprintf(what, sizeof what, "model.vocab[\"%s\"]",
                  clip(e->string, strlen(e->string), c1, sizeof c1));
         DLLM_TRY(json_id(e, &id, what, err, errn));
@@ -345,7 +345,7 @@ static dllm_status parse_added(dllm_tokenizer *t, const cJSON *arr, char *err, s
             return dllm_errf(err, errn, DLLM_E_FORMAT, "%s.content: expected a string", what);
         if (jid == NULL)
             return dllm_errf(err, errn, DLLM_E_FORMAT, "%s.id: missing", what);
-        int32_t file_id;
+        int32_t file_id = 0;
         char idwhat[80];
         snprintf(idwhat, sizeof idwhat, "%s.id", what);
         DLLM_TRY(json_id(jid, &file_id, idwhat, err, errn));

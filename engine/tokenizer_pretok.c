@@ -11,8 +11,10 @@
  * - Regex engine: the HF library runs Split/ByteLevel regexes with Oniguruma. We use PCRE2
  *   (UTF + UCP, JIT when available) and translate the escapes whose Unicode meaning
  *   differs: Oniguruma's \s is the White_Space property (it includes U+0085, PCRE2's does
- *   not), its \w is Alphabetic|M|Nd|Pc|Join_Control (PCRE2 10.42: L|N|_), its \h is a hex
- *   digit. \p{L}, \p{N}, (?i:...) and lookaheads behave the same. Matches are iterated like
+ *   not), its \w is Alphabetic|M|Nd|Pc plus, outside classes, a few Latin-1 numbers
+ *   (PCRE2 10.42: L|N|_; \b and \B follow \w, so they become lookarounds), its \h is a
+ *   hex digit. \p{L}, \p{N}, (?i:...) and lookaheads behave
+ *   the same. Matches are iterated like
  *   the onig crate's find_iter (an empty match right after the previous match is skipped
  *   by advancing one character). Unicode tables: PCRE2 10.42 has Unicode 14, Oniguruma
  *   6.9.8 has 15.0; characters new in 15.0 may classify differently.
@@ -39,8 +41,17 @@
 #include "tokenizer_impl.h"
 #include "util.h"
 
-/* Word characters as Rust's regex crate and Oniguruma define \w. */
+/* Word characters as Rust's regex crate defines \w (used for added tokens' single_word). */
 #define WORD_CLASS "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}"
+/* Word characters as Oniguruma 6.9 classifies \w for UTF-8 (Split / ByteLevel regexes),
+ * measured against the HF library. Inside a character class ([\w], [^\w...]) it is
+ * Alphabetic | Mark | Decimal_Number | Connector_Punctuation (no Join_Control); a bare \w
+ * (and \W, \b, \B) also takes, from its Latin-1 ctype table, the superscript digits and
+ * vulgar fractions U+00B2 U+00B3 U+00B9 U+00BC..U+00BE. */
+#define ONIG_WORD_IN_CLASS "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}"
+#define ONIG_WORD ONIG_WORD_IN_CLASS "\\x{B2}\\x{B3}\\x{B9}\\x{BC}-\\x{BE}"
+#define ONIG_WB "(?:(?<=[" ONIG_WORD "])(?![" ONIG_WORD "])|(?<![" ONIG_WORD "])(?=[" ONIG_WORD "]))"
+#define ONIG_NWB "(?:(?<=[" ONIG_WORD "])(?=[" ONIG_WORD "])|(?<![" ONIG_WORD "])(?![" ONIG_WORD "]))"
 
 /* ---- scratch ---- */
 
@@ -121,15 +132,20 @@ static dllm_status translate(const char *p, size_t n, dllm_tok_bytes *out, const
             switch (e) {
             case 's': rc = put(out, "\\p{White_Space}"); break;
             case 'S': rc = put(out, "\\P{White_Space}"); break;
-            case 'w': rc = put(out, in_class ? WORD_CLASS : "[" WORD_CLASS "]"); break;
+            case 'w': rc = put(out, in_class ? ONIG_WORD_IN_CLASS : "[" ONIG_WORD "]"); break;
             case 'h': rc = put(out, in_class ? "0-9a-fA-F" : "[0-9a-fA-F]"); break;
+            case 'b':
+            case 'B':
+                if (in_class) rc = dllm_tok_bytes_append(out, p + i - 1, 2); /* backspace */
+                else rc = put(out, e == 'b' ? ONIG_WB : ONIG_NWB);
+                break;
             case 'W':
             case 'H':
                 if (in_class)
                     return dllm_errf(err, errn, DLLM_E_UNSUPPORTED,
                                      "%s: '\\%c' inside a character class is not supported",
                                      what, e);
-                rc = put(out, e == 'W' ? "[^" WORD_CLASS "]" : "[^0-9a-fA-F]");
+                rc = put(out, e == 'W' ? "[^" ONIG_WORD "]" : "[^0-9a-fA-F]");
                 break;
             case 'Q': { /* literal span up to \E: copy verbatim */
                 size_t j = i + 1;
@@ -176,12 +192,13 @@ dllm_status dllm_tok_regex_compile(const char *pattern, size_t len, int literal,
     dllm_status rc = DLLM_OK;
     dllm_tok_bytes tr = {0};
     *out = NULL;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP;
+    uint32_t opts = PCRE2_UTF;
     const char *src = pattern;
     size_t src_len = len;
     if (literal) {
-        opts |= PCRE2_LITERAL;
+        opts |= PCRE2_LITERAL; /* PCRE2 rejects UCP together with LITERAL (and needs none) */
     } else {
+        opts |= PCRE2_UCP;
         DLLM_TRY_GOTO(translate(pattern, len, &tr, what, err, errn), rc, out);
         src = tr.p != NULL ? tr.p : "";
         src_len = tr.n;

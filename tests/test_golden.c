@@ -75,7 +75,12 @@ START_TEST(test_logits)
         ck_assert_int_eq(w.V, vocab);
         dllm_forward_init(&fw, be, &w);
         ck_assert_int_eq(dllm_forward_reserve(&fw, rows, rows), DLLM_OK);
-        dllm_fwd_seq sq = {ids, (int32_t)rows, 0, (int32_t)rows};
+        dllm_feature_store fs;
+        dllm_layer_plan *plans = calloc((size_t)w.L, sizeof *plans);
+        for (int64_t l = 0; l < w.L; l++) plans[l].prompt = plans[l].resp = 1;
+        ck_assert_int_eq(dllm_feature_store_init(&fs, be, 1, rows, w.C), DLLM_OK);
+        /* the whole canvas as "prompt" rows [0, rows): every row is recomputed */
+        dllm_fwd_seq sq = {ids, (int32_t)rows, (int32_t)rows, 0, (int32_t)rows, &fs, plans, NULL};
         ck_assert_int_eq(dllm_forward_run(&fw, &sq, 1), DLLM_OK);
         float *got = malloc((size_t)(rows * vocab) * sizeof(float));
         dllm_backend_download(be, got, fw.logits, (size_t)(rows * vocab) * sizeof(float));
@@ -84,6 +89,8 @@ START_TEST(test_logits)
         ck_assert_msg(e <= 1e-4, "%s: max relative error %g > 1e-4", name, e);
 
         free(got);
+        free(plans);
+        dllm_feature_store_deinit(&fs, be);
         dllm_forward_deinit(&fw);
         dllm_model_weights_deinit(&w, be);
         dllm_backend_free(be);

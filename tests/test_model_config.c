@@ -44,43 +44,42 @@ static char *variant(const char *key, const char *value)
     return out;
 }
 
-#define EXPECT_ERR(rc_expr, want, err, ...)                                                    \
-    do {                                                                                       \
-        dllm_status rc_ = (rc_expr);                                                           \
-        const char *subs_[] = {__VA_ARGS__};                                                   \
-        size_t s_;                                                                             \
-        ck_assert_msg(rc_ == (want), "status %s, want %s (message: %s)", dllm_status_str(rc_), \
-                      dllm_status_str(want), err);                                             \
-        for (s_ = 0; s_ < sizeof subs_ / sizeof subs_[0]; s_++)                                \
-            ck_assert_msg(strstr(err, subs_[s_]) != NULL, "message '%s' lacks '%s'", err,      \
-                          subs_[s_]);                                                          \
+#define EXPECT_ERR(rc_expr, want, err, ...)                                                        \
+    do {                                                                                           \
+        dllm_status rc_ = (rc_expr);                                                               \
+        const char *subs_[] = {__VA_ARGS__};                                                       \
+        size_t s_;                                                                                 \
+        ck_assert_msg(rc_ == (want), "status %s, want %s (message: %s)", dllm_status_str(rc_),     \
+                      dllm_status_str(want), err);                                                 \
+        for (s_ = 0; s_ < sizeof subs_ / sizeof subs_[0]; s_++)                                    \
+            ck_assert_msg(strstr(err, subs_[s_]) != NULL, "message '%s' lacks '%s'", err,          \
+                          subs_[s_]);                                                              \
     } while (0)
 
 /* Parses the variant and checks the status and that the message has every substring. */
-#define EXPECT_VARIANT(key, value, want, ...)                                                  \
-    do {                                                                                       \
-        char *t_ = variant(key, value);                                                        \
-        char e_[512] = "";                                                                     \
-        dllm_model_config c_;                                                                  \
-        dllm_status r_ = dllm_model_config_parse(t_, strlen(t_), "config.json", &c_, e_,       \
-                                                 sizeof e_);                                   \
-        if ((want) == DLLM_OK) {                                                               \
-            ck_assert_msg(r_ == DLLM_OK, "%s: %s", t_, e_);                                    \
-        } else {                                                                               \
-            EXPECT_ERR(r_, want, e_, "config.json", __VA_ARGS__);                              \
-            ck_assert_int_eq(c_.d_model, 0); /* zeroed on failure */                           \
-        }                                                                                      \
-        free(t_);                                                                              \
+#define EXPECT_VARIANT(key, value, want, ...)                                                      \
+    do {                                                                                           \
+        char *t_ = variant(key, value);                                                            \
+        char e_[512] = "";                                                                         \
+        dllm_model_config c_;                                                                      \
+        dllm_status r_ =                                                                           \
+            dllm_model_config_parse(t_, strlen(t_), "config.json", &c_, e_, sizeof e_);            \
+        if ((want) == DLLM_OK) {                                                                   \
+            ck_assert_msg(r_ == DLLM_OK, "%s: %s", t_, e_);                                        \
+        } else {                                                                                   \
+            EXPECT_ERR(r_, want, e_, "config.json", __VA_ARGS__);                                  \
+            ck_assert_int_eq(c_.d_model, 0); /* zeroed on failure */                               \
+        }                                                                                          \
+        free(t_);                                                                                  \
     } while (0)
 
 START_TEST(test_good_base)
 {
     dllm_model_config c;
     char err[512] = "";
-    ck_assert_int_eq(
-        dllm_model_config_parse(base_config, strlen(base_config), "config.json", &c, err,
-                                sizeof err),
-        DLLM_OK);
+    ck_assert_int_eq(dllm_model_config_parse(base_config, strlen(base_config), "config.json", &c,
+                                             err, sizeof err),
+                     DLLM_OK);
     ck_assert_int_eq(c.d_model, 64);
     ck_assert_int_eq(c.n_layers, 2);
     ck_assert_int_eq(c.n_heads, 4);
@@ -135,9 +134,9 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.n_kv_heads, 4);
     ck_assert_int_eq(c.embedding_size, 275);
     ck_assert_int_eq(c.pad_token_id, 269);
-    ck_assert_double_eq(c.rms_norm_eps, 2e-5);   /* layer_norm_eps fallback */
-    ck_assert_int_eq(c.mlp_hidden_size, 96);     /* mlp_ratio 1.5 * d_model 64 */
-    ck_assert_str_eq(c.layer_norm_type, "rms");  /* assumed */
+    ck_assert_double_eq(c.rms_norm_eps, 2e-5);  /* layer_norm_eps fallback */
+    ck_assert_int_eq(c.mlp_hidden_size, 96);    /* mlp_ratio 1.5 * d_model 64 */
+    ck_assert_str_eq(c.layer_norm_type, "rms"); /* assumed */
     ck_assert_str_eq(c.model_type, "");
     ck_assert_str_eq(c.architectures, "");
     free(t);
@@ -235,8 +234,7 @@ START_TEST(test_unsupported)
     EXPECT_VARIANT("block_type", "\"sequential\"", DLLM_E_UNSUPPORTED, "'block_type'",
                    "'sequential'");
     EXPECT_VARIANT("model_type", "\"Dream\"", DLLM_E_UNSUPPORTED, "'model_type'", "'Dream'");
-    EXPECT_VARIANT("multi_query_attention", "true", DLLM_E_UNSUPPORTED,
-                   "'multi_query_attention'");
+    EXPECT_VARIANT("multi_query_attention", "true", DLLM_E_UNSUPPORTED, "'multi_query_attention'");
     EXPECT_VARIANT("attention_layer_norm", "true", DLLM_E_UNSUPPORTED, "'attention_layer_norm'");
     EXPECT_VARIANT("clip_qkv", "8.0", DLLM_E_UNSUPPORTED, "'clip_qkv'");
     EXPECT_VARIANT("scale_logits", "true", DLLM_E_UNSUPPORTED, "'scale_logits'");
@@ -258,8 +256,8 @@ START_TEST(test_syntax)
     const char *dup = "{\"d_model\":64,\"d_model\":128}";
     EXPECT_ERR(dllm_model_config_parse("{\"d_model\":", 11, "config.json", &c, err, sizeof err),
                DLLM_E_FORMAT, err, "config.json", "not valid JSON");
-    EXPECT_ERR(dllm_model_config_parse("[1]", 3, "config.json", &c, err, sizeof err),
-               DLLM_E_FORMAT, err, "config.json", "not a JSON object");
+    EXPECT_ERR(dllm_model_config_parse("[1]", 3, "config.json", &c, err, sizeof err), DLLM_E_FORMAT,
+               err, "config.json", "not a JSON object");
     EXPECT_ERR(dllm_model_config_parse("", 0, "config.json", &c, err, sizeof err), DLLM_E_FORMAT,
                err, "config.json");
     EXPECT_ERR(dllm_model_config_parse("{}\0{}", 5, "config.json", &c, err, sizeof err),

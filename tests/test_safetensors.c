@@ -22,7 +22,7 @@
 
 /* ---- fixture: one temporary directory per test ---- */
 
-static char g_dir[PATH_MAX];
+static char g_dir[512]; /* short enough that g_dir + "/" + a file name fits PATH_MAX */
 
 static void tmpdir_setup(void)
 {
@@ -66,13 +66,13 @@ static void write_bytes(const char *path, const void *a, size_t an, const void *
 
 /* A file image: u64 LE header length, the header text padded with spaces to a multiple of 8
  * (pad = 1) or as is, then `data`. The caller frees the result. */
-static unsigned char *image(const char *hdr, int pad, const void *data, size_t dlen,
-                            size_t *len)
+static unsigned char *image(const char *hdr, int pad, const void *data, size_t dlen, size_t *len)
 {
     size_t h = strlen(hdr), hp = pad ? (h + 7) / 8 * 8 : h, i;
     unsigned char *buf = malloc(8 + hp + dlen + 1);
     ck_assert_ptr_nonnull(buf);
-    for (i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)hp >> (8 * i));
+    for (i = 0; i < 8; i++)
+        buf[i] = (unsigned char)((uint64_t)hp >> (8 * i));
     memcpy(buf + 8, hdr, h);
     memset(buf + 8 + h, ' ', hp - h);
     if (dlen) memcpy(buf + 8 + hp, data, dlen);
@@ -130,7 +130,8 @@ static void write_good(const char *path, const tw_tensor *ts, int n, const char 
 
     for (k = 0; k < n; k++) {
         int64_t numel = 1;
-        for (d = 0; d < ts[k].ndim; d++) numel *= ts[k].shape[d];
+        for (d = 0; d < ts[k].ndim; d++)
+            numel *= ts[k].shape[d];
         total += (size_t)numel * (strcmp(ts[k].dtype, "F32") == 0 ? 4 : 2);
     }
     data = malloc(total + 1);
@@ -140,7 +141,8 @@ static void write_good(const char *path, const tw_tensor *ts, int n, const char 
     for (k = 0; k < n; k++) {
         int64_t numel = 1, i;
         size_t es = strcmp(ts[k].dtype, "F32") == 0 ? 4 : 2, nb;
-        for (d = 0; d < ts[k].ndim; d++) numel *= ts[k].shape[d];
+        for (d = 0; d < ts[k].ndim; d++)
+            numel *= ts[k].shape[d];
         nb = (size_t)numel * es;
         used += (size_t)snprintf(hdr + used, sizeof hdr - used,
                                  "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", (meta || k) ? "," : "",
@@ -169,16 +171,16 @@ static void write_good(const char *path, const tw_tensor *ts, int n, const char 
 
 /* ---- assertions on errors ---- */
 
-#define EXPECT_ERR(rc_expr, want, err, ...)                                                    \
-    do {                                                                                       \
-        dllm_status rc_ = (rc_expr);                                                           \
-        const char *subs_[] = {__VA_ARGS__};                                                   \
-        size_t s_;                                                                             \
-        ck_assert_msg(rc_ == (want), "status %s, want %s (message: %s)", dllm_status_str(rc_), \
-                      dllm_status_str(want), err);                                             \
-        for (s_ = 0; s_ < sizeof subs_ / sizeof subs_[0]; s_++)                                \
-            ck_assert_msg(strstr(err, subs_[s_]) != NULL, "message '%s' lacks '%s'", err,      \
-                          subs_[s_]);                                                          \
+#define EXPECT_ERR(rc_expr, want, err, ...)                                                        \
+    do {                                                                                           \
+        dllm_status rc_ = (rc_expr);                                                               \
+        const char *subs_[] = {__VA_ARGS__};                                                       \
+        size_t s_;                                                                                 \
+        ck_assert_msg(rc_ == (want), "status %s, want %s (message: %s)", dllm_status_str(rc_),     \
+                      dllm_status_str(want), err);                                                 \
+        for (s_ = 0; s_ < sizeof subs_ / sizeof subs_[0]; s_++)                                    \
+            ck_assert_msg(strstr(err, subs_[s_]) != NULL, "message '%s' lacks '%s'", err,          \
+                          subs_[s_]);                                                              \
     } while (0)
 
 /* Parses `hdr` + `dlen` bytes of zeros as an in-memory image named "t.safetensors". */
@@ -227,11 +229,13 @@ START_TEST(test_good_all_dtypes)
         ck_assert_str_eq(dllm_dtype_name(t->dtype), ts[k].dtype);
         ck_assert_str_eq(t->file, "model.safetensors");
         ck_assert_int_eq(t->ndim, ts[k].ndim);
-        for (i = 0; i < t->ndim; i++) ck_assert_int_eq(t->shape[i], ts[k].shape[i]);
+        for (i = 0; i < t->ndim; i++)
+            ck_assert_int_eq(t->shape[i], ts[k].shape[i]);
         ck_assert_uint_eq(t->nbytes, (size_t)t->numel * dllm_dtype_size(t->dtype));
         ck_assert_uint_le(t->offset + t->nbytes, dllm_st_file_size(f));
         dllm_convert_to_f32(buf, t->data, t->dtype, (size_t)t->numel);
-        for (i = 0; i < t->numel; i++) ck_assert_float_eq(buf[i], tw_value(k, i));
+        for (i = 0; i < t->numel; i++)
+            ck_assert_float_eq(buf[i], tw_value(k, i));
     }
     ck_assert_uint_eq(dllm_st_file_header_len(f) % 8, 0);
     ck_assert_uint_eq(dllm_st_file_tensor(f, 0)->offset, 8 + dllm_st_file_header_len(f));
@@ -296,12 +300,12 @@ START_TEST(test_file_too_small)
     char p[PATH_MAX], err[512] = "";
     dllm_st_file *f = NULL;
     write_bytes(path_in(p, sizeof p, "small.safetensors"), "abc", 3, NULL, 0);
-    EXPECT_ERR(dllm_st_file_open(p, &f, err, sizeof err), DLLM_E_FORMAT, err,
-               "small.safetensors", "too small");
+    EXPECT_ERR(dllm_st_file_open(p, &f, err, sizeof err), DLLM_E_FORMAT, err, "small.safetensors",
+               "too small");
     ck_assert_ptr_null(f);
     write_bytes(p, "", 0, NULL, 0);
-    EXPECT_ERR(dllm_st_file_open(p, &f, err, sizeof err), DLLM_E_FORMAT, err,
-               "small.safetensors", "0 bytes");
+    EXPECT_ERR(dllm_st_file_open(p, &f, err, sizeof err), DLLM_E_FORMAT, err, "small.safetensors",
+               "0 bytes");
 }
 END_TEST
 
@@ -324,7 +328,8 @@ START_TEST(test_header_len_beyond_file)
     {
         uint64_t n = DLLM_ST_MAX_HEADER + 1;
         int i;
-        for (i = 0; i < 8; i++) b[i] = (unsigned char)(n >> (8 * i));
+        for (i = 0; i < 8; i++)
+            b[i] = (unsigned char)(n >> (8 * i));
         EXPECT_ERR(dllm_st_parse(b, 10, "big", &f, err, sizeof err), DLLM_E_FORMAT, err, "big",
                    "100000001");
     }
@@ -416,8 +421,8 @@ START_TEST(test_offsets_layout)
                          err, sizeof err),
                DLLM_E_FORMAT, err, "tensor 'a'", "end 16 beyond data size 8");
     /* begin > end */
-    EXPECT_ERR(parse_hdr("{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,0]}}", 8,
-                         err, sizeof err),
+    EXPECT_ERR(parse_hdr("{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,0]}}", 8, err,
+                         sizeof err),
                DLLM_E_FORMAT, err, "tensor 'a'", "begin 8 > end 0");
     /* span does not match the shape */
     EXPECT_ERR(parse_hdr("{\"a\":{\"dtype\":\"BF16\",\"shape\":[2,3],\"data_offsets\":[0,8]}}", 8,
@@ -565,9 +570,9 @@ START_TEST(test_index_parse)
     dllm_st_index_deinit(&idx);
     dllm_st_index_deinit(&idx); /* zeroed: no-op */
 
-#define BAD_INDEX(text, ...)                                                                   \
-    EXPECT_ERR(dllm_st_index_parse(text, strlen(text), "i.json", &idx, err, sizeof err),       \
-               DLLM_E_FORMAT, err, "i.json", __VA_ARGS__);                                     \
+#define BAD_INDEX(text, ...)                                                                       \
+    EXPECT_ERR(dllm_st_index_parse(text, strlen(text), "i.json", &idx, err, sizeof err),           \
+               DLLM_E_FORMAT, err, "i.json", __VA_ARGS__);                                         \
     ck_assert_ptr_null(idx.entries)
     BAD_INDEX("{\"weight_map\":{\"t.w\":\"../x\"}}", "tensor 't.w'", "'../x'", "plain file name");
     BAD_INDEX("{\"weight_map\":{\"t.w\":\"/etc/passwd\"}}", "'/etc/passwd'");
@@ -605,9 +610,9 @@ static void write_two_shards(void)
     write_good(path_in(p, sizeof p, "model-00002-of-00002.safetensors"), shard2, 1, NULL);
 }
 
-#define GOOD_INDEX                                                                             \
-    "{\"metadata\":{\"total_size\":30},\"weight_map\":{"                                       \
-    "\"a\":\"model-00001-of-00002.safetensors\",\"b\":\"model-00001-of-00002.safetensors\","   \
+#define GOOD_INDEX                                                                                 \
+    "{\"metadata\":{\"total_size\":30},\"weight_map\":{"                                           \
+    "\"a\":\"model-00001-of-00002.safetensors\",\"b\":\"model-00001-of-00002.safetensors\","       \
     "\"c\":\"model-00002-of-00002.safetensors\"}}"
 
 START_TEST(test_set_single_and_sharded)
@@ -672,8 +677,8 @@ START_TEST(test_set_errors)
     write_index("{\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\","
                 "\"b\":\"model-00001-of-00002.safetensors\","
                 "\"c\":\"model-00001-of-00002.safetensors\"}}");
-    EXPECT_ERR(dllm_st_set_open_dir(g_dir, &s, err, sizeof err), DLLM_E_FORMAT, err,
-               "tensor 'c'", "model-00001-of-00002.safetensors does not contain it");
+    EXPECT_ERR(dllm_st_set_open_dir(g_dir, &s, err, sizeof err), DLLM_E_FORMAT, err, "tensor 'c'",
+               "model-00001-of-00002.safetensors does not contain it");
     /* shard tensor not listed */
     write_index("{\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\","
                 "\"c\":\"model-00002-of-00002.safetensors\"}}");

@@ -11,8 +11,8 @@
  * - Weights are converted to fp32 at upload (bf16/f16 checkpoints are widened once).
  * - gemm: cblas_sgemm(RowMajor, N, T): y = x . w^T with w stored (out, in) as in the
  *   checkpoint.
- * - attention keeps one scratch row of scores per thread, grown on demand when a longer
- *   sequence first arrives (this happens at admission-sized steps, not every step).
+ * - attention keeps one scratch row of scores per thread and V-verify one array of
+ *   cosines, sized by reserve() when a sequence is admitted, so steps never allocate.
  * - sample: float64 Gumbel-max and softmax exactly as ops/reference specifies; argmax
  *   ties go to the lowest token id.
  * - Not handled: tensor parallelism (no allreduce slot), fp16/bf16 activations.
@@ -48,6 +48,9 @@ typedef struct cpu_ctx {
     float *pad_x;       /* (GEMM_MIN_ROWS, pad_cols) zero-padded GEMM input */
     float *pad_y;       /* (GEMM_MIN_ROWS, pad_rows) GEMM output of a padded call */
     int64_t pad_cols, pad_rows; /* largest weight seen (sized at weight upload) */
+    double *verify_cos;     /* (verify_cap) cosines of one V-verify */
+    uint8_t *verify_taken;  /* (verify_cap) selection marks */
+    int64_t verify_cap;
     float *scratch;     /* (n_threads, scratch_cols) attention scores */
     int64_t scratch_cols;
 } cpu_ctx;
@@ -59,6 +62,8 @@ static void cpu_free_ctx(void *vctx)
     free(ctx->scratch);
     free(ctx->pad_x);
     free(ctx->pad_y);
+    free(ctx->verify_cos);
+    free(ctx->verify_taken);
     free(ctx);
 }
 
@@ -211,6 +216,27 @@ static dllm_status cpu_rope(void *vctx, float *x, const int32_t *pos, int64_t m,
     return DLLM_OK;
 }
 
+static dllm_status cpu_reserve(void *vctx, int64_t t)
+{
+    cpu_ctx *ctx = vctx;
+    if (ctx->scratch_cols < t) {
+        float *s = realloc(ctx->scratch, (size_t)ctx->n_threads * (size_t)t * sizeof(float));
+        if (s == NULL) return DLLM_E_NOMEM;
+        ctx->scratch = s;
+        ctx->scratch_cols = t;
+    }
+    if (ctx->verify_cap < t) {
+        double *cv = realloc(ctx->verify_cos, (size_t)t * sizeof(double));
+        if (cv == NULL) return DLLM_E_NOMEM;
+        ctx->verify_cos = cv;
+        uint8_t *tk = realloc(ctx->verify_taken, (size_t)t);
+        if (tk == NULL) return DLLM_E_NOMEM;
+        ctx->verify_taken = tk;
+        ctx->verify_cap = t;
+    }
+    return DLLM_OK;
+}
+
 static dllm_status cpu_attention(void *vctx, float *out, const float *q, const float *k,
                                  const float *v, int64_t mq, int64_t t, int64_t nh, int64_t hs)
 {
@@ -218,11 +244,9 @@ static dllm_status cpu_attention(void *vctx, float *out, const float *q, const f
     int64_t c = nh * hs;
     float scale = 1.0f / sqrtf((float)hs);
 
-    if (ctx->scratch_cols < t) { /* grow once per new maximum length */
-        float *s = realloc(ctx->scratch, (size_t)ctx->n_threads * (size_t)t * sizeof(float));
-        if (s == NULL) return DLLM_E_NOMEM;
-        ctx->scratch = s;
-        ctx->scratch_cols = t;
+    if (ctx->scratch_cols < t) { /* not reserved: grow (a direct caller, e.g. a test) */
+        dllm_status rc = cpu_reserve(vctx, t);
+        if (rc != DLLM_OK) return rc;
     }
 
 #pragma omp parallel for num_threads(ctx->n_threads) schedule(static) collapse(2)             \
@@ -306,6 +330,62 @@ static dllm_status cpu_cfg_mix(void *vctx, float *cond, const float *uncond, int
     return DLLM_OK;
 }
 
+static dllm_status cpu_verify_select(void *vctx, int32_t *sel, const float *vnew,
+                                     const float *vold, int64_t r, int64_t c, int64_t k,
+                                     int32_t base)
+{
+    cpu_ctx *ctx = vctx;
+    double *cosv;
+    uint8_t *taken;
+
+    if (ctx->verify_cap < r) { /* not reserved: grow (a direct caller, e.g. a test) */
+        dllm_status rc = cpu_reserve(vctx, r);
+        if (rc != DLLM_OK) return rc;
+    }
+    cosv = ctx->verify_cos;
+    taken = ctx->verify_taken;
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) if (r * c > PAR_MIN_WORK)
+    for (int64_t j = 0; j < r; j++) {
+        const float *a = vnew + j * c, *b = vold + j * c;
+        double dot = 0, na = 0, nb = 0;
+        for (int64_t d = 0; d < c; d++) {
+            dot += (double)a[d] * b[d];
+            na += (double)a[d] * a[d];
+            nb += (double)b[d] * b[d];
+        }
+        double den = sqrt(na) * sqrt(nb);
+        cosv[j] = dot / (den > 1e-12 ? den : 1e-12);
+    }
+    /* k passes of "lowest not yet taken" (k is a fraction of a block-sized response) */
+    memset(taken, 0, (size_t)r);
+    for (int64_t i = 0; i < k; i++) {
+        int64_t best = -1;
+        for (int64_t j = 0; j < r; j++)
+            if (!taken[j] && (best < 0 || cosv[j] < cosv[best])) best = j;
+        taken[best] = 1;
+    }
+    for (int64_t j = 0, o = 0; j < r; j++)
+        if (taken[j]) sel[o++] = base + (int32_t)j;
+    return DLLM_OK;
+}
+
+static dllm_status cpu_axpy(void *vctx, float *y, const float *a, const float *b, int64_t n,
+                            float s)
+{
+    cpu_ctx *ctx = vctx;
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) if (n > PAR_MIN_WORK)
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] + s * b[i];
+    return DLLM_OK;
+}
+
+static dllm_status cpu_sub(void *vctx, float *y, const float *a, const float *b, int64_t n)
+{
+    cpu_ctx *ctx = vctx;
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) if (n > PAR_MIN_WORK)
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] - b[i];
+    return DLLM_OK;
+}
+
 /* One row of the sampler reduction; see backend.h and ops/reference/README.md. */
 static void cpu_sample_row(const float *l, int64_t v, const dllm_sample_row *r, int32_t eos,
                            int32_t eot, int32_t *tok, double *conf)
@@ -371,6 +451,7 @@ static const struct dllm_backend_i cpu_iface = {
     .download = cpu_copy,
     .weight_upload = cpu_weight_upload,
     .weight_free = cpu_weight_free,
+    .reserve = cpu_reserve,
     .gemm = cpu_gemm,
     .embed = cpu_embed,
     .rmsnorm = cpu_rmsnorm,
@@ -380,7 +461,10 @@ static const struct dllm_backend_i cpu_iface = {
     .add = cpu_add,
     .gather_rows = cpu_gather_rows,
     .scatter_rows = cpu_scatter_rows,
+    .verify_select = cpu_verify_select,
     .cfg_mix = cpu_cfg_mix,
+    .axpy = cpu_axpy,
+    .sub = cpu_sub,
     .sample = cpu_sample,
     .synchronize = NULL, /* every op is synchronous */
 };

@@ -29,7 +29,8 @@ int cli_eval(int argc, char **argv);
 enum {
     CLI_OPT_MODEL = 256, CLI_OPT_BACKEND, CLI_OPT_THREADS, CLI_OPT_GEN, CLI_OPT_STEPS,
     CLI_OPT_BLOCK, CLI_OPT_TEMP, CLI_OPT_SEED, CLI_OPT_REMASK, CLI_OPT_CFG, CLI_OPT_EOS_INF,
-    CLI_OPT_CONF_INF, CLI_OPT_CACHE,
+    CLI_OPT_CONF_INF, CLI_OPT_CACHE, CLI_OPT_KP, CLI_OPT_KR, CLI_OPT_RHO, CLI_OPT_LAYER0,
+    CLI_OPT_CFG_INTERVAL,
     CLI_OPT_FIRST_LOCAL = 512 /* commands number their own options from here */
 };
 
@@ -47,16 +48,29 @@ enum {
         {"cfg-scale", required_argument, 0, CLI_OPT_CFG},                                      \
         {"logits-eos-inf", no_argument, 0, CLI_OPT_EOS_INF},                                   \
         {"confidence-eos-eot-inf", no_argument, 0, CLI_OPT_CONF_INF},                          \
-        {"cache", required_argument, 0, CLI_OPT_CACHE}
+        {"cache", required_argument, 0, CLI_OPT_CACHE},                                        \
+        {"kp", required_argument, 0, CLI_OPT_KP},                                              \
+        {"kr", required_argument, 0, CLI_OPT_KR},                                              \
+        {"rho", required_argument, 0, CLI_OPT_RHO},                                            \
+        {"layer0-refresh", required_argument, 0, CLI_OPT_LAYER0},                              \
+        {"cfg-interval", required_argument, 0, CLI_OPT_CFG_INTERVAL}
 
 /* Help text of the shared flags (printed by each command's usage). */
 void cli_gen_usage(FILE *f);
+
+/* Checks combinations of the shared flags after parsing (cache flags without
+ * --cache dllm); prints a message and returns -1 on a conflict. */
+int cli_gen_check(const char *cmd, const dllm_gen_params *gp, unsigned cache_flags_seen);
 
 /* Applies one shared flag. Returns 1 if opt was a shared flag and was applied, 0 if opt is
  * not a shared flag, -1 on a malformed value (message printed). model_flag receives
  * --model's value. */
 int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *ec,
-                 dllm_gen_params *gp, const char **model_flag);
+                 dllm_gen_params *gp, const char **model_flag, unsigned *cache_flags_seen);
+
+/* Adds the sequence's cost accounting (rows, FLOPs, per-layer rows) to a JSON object. */
+struct cJSON;
+void cli_stats_json(struct cJSON *obj, const dllm_seq *s);
 
 /* Strict number parsing: the whole string must be a number within [lo, hi]. On failure
  * prints "dllm <cmd>: invalid value 'x' for --flag: <why>" and returns -1. */

@@ -168,6 +168,7 @@ int cli_eval(int argc, char **argv)
     const char *model_flag = NULL, *tasks = NULL, *out_path = NULL;
     dllm_engine_config ec;
     dllm_gen_params gp;
+    unsigned cache_seen = 0;
     int json = 0, c, ret = CLI_FAIL;
     int64_t limit = -1, batch = 1;
     char model_dir[4096], tasks_buf[4200], err[1024];
@@ -188,7 +189,7 @@ int cli_eval(int argc, char **argv)
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int g = cli_gen_flag("eval", c, optarg, &ec, &gp, &model_flag);
+        int g = cli_gen_flag("eval", c, optarg, &ec, &gp, &model_flag, &cache_seen);
         if (g < 0) goto usage_err;
         if (g > 0) continue;
         switch (c) {
@@ -211,6 +212,7 @@ int cli_eval(int argc, char **argv)
         fprintf(stderr, "dllm eval: unexpected argument '%s'\n", argv[optind]);
         goto usage_err;
     }
+    if (cli_gen_check("eval", &gp, cache_seen)) goto usage_err;
     if (dllm_gen_params_validate(&gp, err, sizeof err) != DLLM_OK) {
         fprintf(stderr, "dllm eval: %s\n", err);
         goto usage_err;

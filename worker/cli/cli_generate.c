@@ -63,6 +63,7 @@ int cli_generate(int argc, char **argv)
     const char *model_flag = NULL, *prompt = NULL, *system = NULL, *ids_flag = NULL;
     dllm_engine_config ec;
     dllm_gen_params gp;
+    unsigned cache_seen = 0;
     int raw = 0, json = 0, trace = 0, c, ret = CLI_FAIL;
     char model_dir[4096], err[1024];
     dllm_engine *e = NULL;
@@ -78,7 +79,7 @@ int cli_generate(int argc, char **argv)
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int g = cli_gen_flag("generate", c, optarg, &ec, &gp, &model_flag);
+        int g = cli_gen_flag("generate", c, optarg, &ec, &gp, &model_flag, &cache_seen);
         if (g < 0) goto usage_err;
         if (g > 0) continue;
         switch (c) {
@@ -111,6 +112,7 @@ int cli_generate(int argc, char **argv)
         fprintf(stderr, "dllm generate: --trace needs --json\n");
         goto usage_err;
     }
+    if (cli_gen_check("generate", &gp, cache_seen)) goto usage_err;
     if (dllm_gen_params_validate(&gp, err, sizeof err) != DLLM_OK) {
         fprintf(stderr, "dllm generate: %s\n", err);
         goto usage_err;
@@ -182,6 +184,7 @@ int cli_generate(int argc, char **argv)
         cJSON_AddNumberToObject(root, "gen_length", st.gen_length);
         cJSON_AddItemToObject(root, "prompt_ids", ids_json(prompt_ids, n_prompt));
         cJSON_AddStringToObject(root, "cache", dllm_cache_policy_name(gp.cache));
+        cli_stats_json(root, seq);
         cJSON_AddStringToObject(root, "model", mi.model_dir);
         cJSON_AddStringToObject(root, "backend", mi.backend);
         cJSON_AddNumberToObject(root, "elapsed_ms", elapsed);

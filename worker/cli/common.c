@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 
 int cli_parse_i64(const char *cmd, const char *flag, const char *s, int64_t lo, int64_t hi,
@@ -171,13 +173,21 @@ void cli_gen_usage(FILE *f)
             "  --cfg-scale S           classifier-free guidance scale (default 0 = off)\n"
             "  --logits-eos-inf        never predict EOS\n"
             "  --confidence-eos-eot-inf  commit EOS/EOT predictions last\n"
-            "  --cache POLICY          feature cache policy: none (default)\n");
+            "  --cache POLICY          feature cache policy: none (default) or dllm\n"
+            "  --kp N                  dllm: prompt refresh interval K_p (default 50)\n"
+            "  --kr N                  dllm: response refresh interval K_r (default 7)\n"
+            "  --rho R                 dllm: V-verify ratio in [0, 1] (default 0.25; 0 = pure\n"
+            "                          interval reuse)\n"
+            "  --layer0-refresh on|off dllm: recompute layer 0 every step (default on)\n"
+            "  --cfg-interval N        dllm with --cfg-scale: unconditional pass every N steps,\n"
+            "                          its residual reused between (default 0 = every step)\n");
 }
 
 int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *ec,
-                 dllm_gen_params *gp, const char **model_flag)
+                 dllm_gen_params *gp, const char **model_flag, unsigned *cache_flags_seen)
 {
     int64_t v;
+    float f;
 
     switch (opt) {
     case CLI_OPT_MODEL: *model_flag = arg; return 1;
@@ -214,10 +224,85 @@ int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *
     case CLI_OPT_CONF_INF: gp->confidence_eos_eot_inf = 1; return 1;
     case CLI_OPT_CACHE:
         if (dllm_cache_policy_parse(arg, &gp->cache) != DLLM_OK) {
-            fprintf(stderr, "dllm %s: invalid value '%s' for --cache: expected none\n", cmd, arg);
+            fprintf(stderr, "dllm %s: invalid value '%s' for --cache: expected none or dllm\n",
+                    cmd, arg);
             return -1;
         }
         return 1;
+    case CLI_OPT_KP:
+        if (cli_parse_i64(cmd, "--kp", arg, 1, INT32_MAX, &v)) return -1;
+        gp->cache_params.kp = (int32_t)v;
+        *cache_flags_seen |= 1;
+        return 1;
+    case CLI_OPT_KR:
+        if (cli_parse_i64(cmd, "--kr", arg, 1, INT32_MAX, &v)) return -1;
+        gp->cache_params.kr = (int32_t)v;
+        *cache_flags_seen |= 1;
+        return 1;
+    case CLI_OPT_RHO:
+        if (cli_parse_f32(cmd, "--rho", arg, 0.0, 1.0, &f)) return -1;
+        gp->cache_params.rho = strtod(arg, NULL); /* full double precision */
+        *cache_flags_seen |= 1;
+        return 1;
+    case CLI_OPT_LAYER0:
+        if (strcmp(arg, "on") == 0)
+            gp->cache_params.layer0_refresh = 1;
+        else if (strcmp(arg, "off") == 0)
+            gp->cache_params.layer0_refresh = 0;
+        else {
+            fprintf(stderr, "dllm %s: invalid value '%s' for --layer0-refresh: expected on or "
+                            "off\n", cmd, arg);
+            return -1;
+        }
+        *cache_flags_seen |= 1;
+        return 1;
+    case CLI_OPT_CFG_INTERVAL:
+        if (cli_parse_i64(cmd, "--cfg-interval", arg, 0, INT32_MAX, &v)) return -1;
+        gp->cache_params.cfg_interval = (int32_t)v;
+        *cache_flags_seen |= 1;
+        return 1;
     }
     return 0;
+}
+
+int cli_gen_check(const char *cmd, const dllm_gen_params *gp, unsigned cache_flags_seen)
+{
+    if (cache_flags_seen && gp->cache != DLLM_CACHE_DLLM) {
+        fprintf(stderr, "dllm %s: --kp, --kr, --rho, --layer0-refresh and --cfg-interval apply "
+                        "to --cache dllm\n", cmd);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_stats_json(cJSON *obj, const dllm_seq *s)
+{
+    dllm_seq_stats st;
+    int64_t L = dllm_seq_layer_rows(s, NULL, NULL, NULL, 0);
+    int64_t *q = calloc((size_t)L * 3, sizeof *q);
+    cJSON *c = cJSON_CreateObject(), *pl = cJSON_CreateObject();
+    dllm_seq_stats_get(s, &st);
+    cJSON_AddNumberToObject(c, "rows_q", (double)st.rows_q);
+    cJSON_AddNumberToObject(c, "rows_v", (double)st.rows_v);
+    cJSON_AddNumberToObject(c, "rows_mlp", (double)st.rows_mlp);
+    cJSON_AddNumberToObject(c, "rows_head", (double)st.rows_head);
+    cJSON_AddNumberToObject(c, "rows_full", (double)st.rows_all);
+    cJSON_AddNumberToObject(c, "flops", st.flops);
+    cJSON_AddNumberToObject(c, "flops_none", st.flops_none);
+    cJSON_AddNumberToObject(c, "flops_ratio", st.flops > 0 ? st.flops_none / st.flops : 0.0);
+    if (q != NULL) {
+        dllm_seq_layer_rows(s, q, q + L, q + 2 * L, L);
+        const char *names[3] = {"q", "v", "mlp"};
+        for (int k = 0; k < 3; k++) {
+            cJSON *a = cJSON_CreateArray();
+            for (int64_t l = 0; l < L; l++)
+                cJSON_AddItemToArray(a, cJSON_CreateNumber((double)q[k * L + l]));
+            cJSON_AddItemToObject(pl, names[k], a);
+        }
+        cJSON_AddItemToObject(c, "per_layer", pl);
+        pl = NULL;
+    }
+    cJSON_Delete(pl);
+    free(q);
+    cJSON_AddItemToObject(obj, "compute", c);
 }

@@ -93,7 +93,20 @@ typedef enum dllm_remasking {
 
 typedef enum dllm_cache_policy {
     DLLM_CACHE_NONE = 0, /* recompute everything every step (the reference sampler) */
+    DLLM_CACHE_DLLM = 1, /* dLLM-Cache: long-interval prompt cache + V-verify updates */
 } dllm_cache_policy;
+
+/* dLLM-Cache parameters (algorithms.md section 1). Defaults are the official script's for
+ * LLaDA-8B-Instruct GSM8K: K_p 50, K_r 7, rho 0.25, layer-0 rule on, no CFG reuse. */
+typedef struct dllm_cache_params {
+    int32_t kp;           /* prompt refresh interval K_p (>= 1; 1 = every step) */
+    int32_t kr;           /* response refresh interval K_r (>= 1) */
+    double rho;           /* V-verify ratio in [0, 1]: floor(rho * gen_length) rows per
+                           * layer between refreshes; 0 = pure interval reuse */
+    int layer0_refresh;   /* recompute layer 0 fully every step (official code since 2025-07) */
+    int32_t cfg_interval; /* with CFG: run the unconditional pass every cfg_interval
+                           * conditional steps and reuse cond - uncond between (0 = off) */
+} dllm_cache_params;
 
 typedef struct dllm_gen_params {
     int32_t gen_length;   /* tokens to generate (the masked region), >= 1 */
@@ -106,17 +119,19 @@ typedef struct dllm_gen_params {
     int logits_eos_inf;         /* forbid EOS (its logit is -inf) */
     int confidence_eos_eot_inf; /* never prefer committing EOS/EOT (confidence -inf) */
     dllm_cache_policy cache;
+    dllm_cache_params cache_params; /* used by cache = DLLM_CACHE_DLLM */
 } dllm_gen_params;
 
 /* LLaDA generate.py defaults: gen_length 128, steps 128, block_length 32, greedy,
- * low-confidence remasking, no CFG, seed 0, cache none. */
+ * low-confidence remasking, no CFG, seed 0, cache none (with dLLM-Cache parameters at
+ * their defaults, used when cache is switched to DLLM_CACHE_DLLM). */
 void dllm_gen_params_init(dllm_gen_params *p);
 
 /* Checks the parameters alone (ranges and the divisibility rules of the schedule);
  * DLLM_E_INVALID_ARG with a message naming the parameter. */
 dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t errn);
 
-/* Parses "low_confidence"/"random" and "none"; DLLM_E_INVALID_ARG for anything else. */
+/* Parses "low_confidence"/"random" and "none"/"dllm"; DLLM_E_INVALID_ARG otherwise. */
 dllm_status dllm_remasking_parse(const char *s, dllm_remasking *out);
 const char *dllm_remasking_name(dllm_remasking r);
 dllm_status dllm_cache_policy_parse(const char *s, dllm_cache_policy *out);
@@ -142,13 +157,29 @@ int dllm_seq_finished(const dllm_seq *s);
 /* The generated region (gen_length ids; the mask id where not yet decoded). Owned by s. */
 const int32_t *dllm_seq_tokens(const dllm_seq *s, size_t *n);
 
+/* What a sequence's forwards computed, for cost accounting. Row counts are summed over
+ * layers, forwards and CFG branches; FLOPs count the matmuls (2 per multiply-add) of the
+ * projections, attention (QK^T and PV) and the LM head. The *_none fields are what the
+ * same forwards cost with every row recomputed (policy `none`) on the same head rows. */
 typedef struct dllm_seq_stats {
     int32_t prompt_tokens;
     int32_t gen_length;
-    int32_t steps;    /* denoising steps done */
-    int32_t forwards; /* model forwards done (2 per step with CFG) */
-    double forward_ms;/* time spent in this sequence's steps (shared batch time) */
+    int32_t steps;     /* denoising steps done */
+    int32_t forwards;  /* model forwards done (2 per step with CFG, fewer with reuse) */
+    double forward_ms; /* time spent in this sequence's steps (shared batch time) */
+    int64_t rows_q;    /* rows through Q, K, W_o (the rows whose attention ran) */
+    int64_t rows_v;    /* rows through the V projection (includes V-verify rows) */
+    int64_t rows_mlp;  /* rows through the MLP */
+    int64_t rows_head; /* rows through the LM head */
+    int64_t rows_all;  /* rows x layers x forwards: what `none` computes for each kind */
+    double flops;      /* matmul FLOPs spent */
+    double flops_none; /* matmul FLOPs of the same forwards without a cache */
 } dllm_seq_stats;
+
+/* Rows computed per layer (n_layers entries each; NULL entries are skipped): rows through
+ * Q/K/attention/W_o, V, and the MLP, summed over forwards. Returns the layer count. */
+int64_t dllm_seq_layer_rows(const dllm_seq *s, int64_t *q, int64_t *v, int64_t *mlp,
+                            int64_t n);
 
 void dllm_seq_stats_get(const dllm_seq *s, dllm_seq_stats *out);
 

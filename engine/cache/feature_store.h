@@ -1,0 +1,46 @@
+/* feature_store.h -- the per-sequence feature cache of dLLM-Cache (and of every policy).
+ *
+ * For one sequence and one CFG branch, per layer and per canvas row: K (after RoPE:
+ * positions never move in a diffusion LM), V, A (attention output after W_o: the
+ * attention sub-layer's residual delta) and F (MLP output after W_down: the MLP's
+ * residual delta). Rows [0, P) are the prompt segment and [P, T) the response segment
+ * of algorithms.md section 1.2; they are one contiguous (T, C) matrix per layer and
+ * feature so that attention reads K and V of the whole canvas without copies.
+ *
+ *   k, v, a, f : (n_layers, T, C) fp32, backend memory, layer-major
+ *
+ * A policy that keeps nothing between steps (`none`) uses a store of one layer that
+ * every layer overwrites (n_layers = 1), so all policies share one forward.
+ * The store is allocated when a sequence is admitted and never during a step.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef DLLM_FEATURE_STORE_H
+#define DLLM_FEATURE_STORE_H
+
+#include "backend.h"
+
+typedef struct dllm_feature_store {
+    int64_t n_layers; /* layers stored: the model's L, or 1 for a scratch store */
+    int64_t T, C;     /* rows (prompt + response) and model width */
+    float *k;         /* (n_layers, T, C) K after RoPE */
+    float *v;         /* (n_layers, T, C) V */
+    float *a;         /* (n_layers, T, C) attention output after W_o */
+    float *f;         /* (n_layers, T, C) MLP output after W_down */
+} dllm_feature_store;
+
+/* Bytes a store of n_layers x T x C needs. */
+size_t dllm_feature_store_bytes(int64_t n_layers, int64_t T, int64_t C);
+
+/* Allocates the four tensors on be. On failure nothing stays allocated. */
+dllm_status dllm_feature_store_init(dllm_feature_store *fs, dllm_backend *be, int64_t n_layers,
+                                    int64_t T, int64_t C);
+void dllm_feature_store_deinit(dllm_feature_store *fs, dllm_backend *be); /* zeroed: no-op */
+
+/* Layer l's (T, C) slice of a feature (a store of one layer serves every l). */
+static inline float *dllm_fs_layer(const dllm_feature_store *fs, float *base, int64_t l)
+{
+    return base + (fs->n_layers == 1 ? 0 : l) * fs->T * fs->C;
+}
+
+#endif
