@@ -4,6 +4,8 @@
  */
 #include "forward.h"
 
+#include "cost.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,13 +94,6 @@ out:
     return rc;
 }
 
-double dllm_forward_layer_flops(const dllm_model_weights *w, int64_t nq, int64_t nv, int64_t t)
-{
-    double C = (double)w->C, F = (double)w->F;
-    return 2.0 * C * C * (3.0 * (double)nq + (double)nv) /* Q, K, W_o; V */
-           + 4.0 * (double)nq * (double)t * C         /* QK^T and PV */
-           + 6.0 * C * F * (double)nq;                /* gate, up, down */
-}
 
 /* Row counts of one sequence's layer plan. */
 static int32_t s_rows(const dllm_fwd_seq *q, const dllm_layer_plan *p)
@@ -250,10 +245,10 @@ static void account(const dllm_forward *f, const dllm_fwd_seq *q)
         c->q[l] += ns;
         c->v[l] += nv;
         c->mlp[l] += ns;
-        c->flops += dllm_forward_layer_flops(w, ns, nv, q->T);
-        c->flops_none += dllm_forward_layer_flops(w, q->T, q->T, q->T);
+        c->flops += dllm_layer_flops(w->C, w->F, ns, nv, q->T);
+        c->flops_none += dllm_layer_flops(w->C, w->F, q->T, q->T, q->T);
     }
-    double head = 2.0 * (double)w->C * (double)w->V * (double)q->head_count;
+    double head = dllm_head_flops(w->C, w->V, q->head_count);
     c->head += q->head_count;
     c->all += (int64_t)q->T * w->L;
     c->flops += head;

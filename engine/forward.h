@@ -87,8 +87,4 @@ dllm_status dllm_forward_reserve(dllm_forward *f, int64_t rows, int64_t head_row
  * plan is inconsistent with its store, or a token id is out of range. */
 dllm_status dllm_forward_run(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n);
 
-/* Matmul FLOPs of one layer computing nq rows of Q/K/attention/W_o/MLP and nv rows of V
- * against t keys (model shape from w). */
-double dllm_forward_layer_flops(const dllm_model_weights *w, int64_t nq, int64_t nv, int64_t t);
-
 #endif

@@ -226,7 +226,7 @@ dllm_status dllm_tok_utf8_lossy_append(dllm_tok_bytes *out, const unsigned char 
 {
     static const unsigned char fffd[3] = {0xEF, 0xBF, 0xBD};
     dllm_status rc = dllm_tok_bytes_reserve(out, n);
-    if (rc != DLLM_OK) return rc;
+    if (rc != DLLM_OK || n == 0) return rc; /* s may be NULL when n is 0 */
     size_t i = 0, run = 0; /* run: start of the pending valid stretch */
     while (i < n) {
         size_t sub;

@@ -65,6 +65,13 @@ START_TEST(test_usage_errors)
     expect("generate --prompt-ids 1,-2", 2, "comma-separated");
     expect("generate --prompt-ids 1 --system hi", 2, "--prompt only");
     expect("generate --prompt x --seed -3", 2, "--seed");
+    expect("generate --prompt x --kp 5", 2, "apply to --cache dllm");
+    expect("generate --prompt x --cache dllm --rho 1.5", 2, "--rho");
+    expect("generate --prompt x --cache dllm --kp 0", 2, "--kp");
+    expect("generate --prompt x --cache dllm --kr x", 2, "--kr");
+    expect("generate --prompt x --cache dllm --layer0-refresh maybe", 2, "on or off");
+    expect("generate --prompt x --cache dllm --cfg-interval 3", 2, "cfg_scale");
+    expect("bench --synthetic gpt-5 --dry-run", 2, "llada-8b");
     expect("tokenize", 2, "--text is required");
     expect("inspect --json extra", 2, "unexpected argument");
 }
@@ -168,6 +175,22 @@ START_TEST(test_default_model_and_tools)
     free(out);
 
     expect("inspect --model tests/data/tiny-llada --json", 0, "model.transformer.wte.weight");
+
+    /* the analytic cost of the paper's setting (algorithms.md 3.5: 5.4x with the full LM
+     * head, 7.8x with the head on the current block) */
+    out = run("bench --synthetic llada-8b --dry-run --json", &code);
+    ck_assert_msg(code == 0, "bench failed:\n%s", out);
+    j = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(j);
+    double r = cJSON_GetObjectItem(j, "flops_reduction")->valuedouble;
+    double rf = cJSON_GetObjectItem(j, "flops_reduction_full_head")->valuedouble;
+    ck_assert_msg(r > 7.7 && r < 7.9, "block-head reduction %g", r);
+    ck_assert_msg(rf > 5.3 && rf < 5.5, "full-head reduction %g", rf);
+    cJSON_Delete(j);
+    free(out);
+    expect("bench --synthetic llada-8b", 1, "--dry-run");
+    expect("bench --model tests/data/tiny-llada-4l --prompt-len 20 --gen-length 16 --steps 16 "
+           "--block-length 8 --kp 4 --kr 2", 0, "speedup");
     expect("inspect --model tests/data/tiny-llada-sharded", 0, "model.transformer.ln_f.weight");
 }
 END_TEST

@@ -233,6 +233,45 @@ START_TEST(test_interval_one_equals_none)
 }
 END_TEST
 
+/* The analytic cost model prices exactly what the engine computes. */
+START_TEST(test_cost_model_matches_engine)
+{
+    dllm_engine *e = open_engine("tiny-llada-4l");
+    int32_t prompt[20];
+    for (int i = 0; i < 20; i++) prompt[i] = 97 + i % 20;
+    dllm_model_info mi;
+    dllm_engine_model_info(e, &mi);
+    dllm_model_shape shape = {mi.d_model, mi.n_layers, mi.n_heads, mi.mlp_hidden_size,
+                              mi.vocab_size};
+    for (int variant = 0; variant < 3; variant++) {
+        dllm_gen_params p;
+        dllm_seq_stats st;
+        dllm_cost cost;
+        char err[256];
+        dllm_gen_params_init(&p);
+        p.gen_length = 24;
+        p.steps = 12;
+        p.block_length = 8;
+        p.cache = variant == 0 ? DLLM_CACHE_NONE : DLLM_CACHE_DLLM;
+        p.cache_params.kp = 5;
+        p.cache_params.kr = 3;
+        if (variant == 2) {
+            p.cfg_scale = 0.5f;
+            p.cache_params.cfg_interval = 2;
+        }
+        ck_assert_int_eq(dllm_generate(e, prompt, 20, &p, NULL, NULL, &st), DLLM_OK);
+        ck_assert_int_eq(dllm_estimate_cost(&shape, 20, &p, &cost, err, sizeof err), DLLM_OK);
+        ck_assert_int_eq(cost.forwards, st.forwards);
+        ck_assert_int_eq(cost.rows_q, st.rows_q);
+        ck_assert_int_eq(cost.rows_v, st.rows_v);
+        ck_assert_double_eq_tol(cost.flops, st.flops, 1e-6 * st.flops);
+        ck_assert_double_eq_tol(cost.flops_none, st.flops_none, 1e-6 * st.flops);
+        if (variant > 0) ck_assert(cost.flops < 0.9 * cost.flops_none);
+    }
+    dllm_engine_free(e);
+}
+END_TEST
+
 START_TEST(test_bad_parameters)
 {
     dllm_gen_params p;
@@ -324,6 +363,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_traces);
     tcase_add_test(tc, test_interval_one_equals_none);
+    tcase_add_test(tc, test_cost_model_matches_engine);
     tcase_add_test(tc, test_bad_parameters);
     tcase_add_test(tc, test_no_allocation_in_step);
     suite_add_tcase(s, tc);

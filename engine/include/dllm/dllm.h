@@ -189,6 +189,34 @@ dllm_status dllm_generate(dllm_engine *e, const int32_t *prompt, size_t n_prompt
                           const dllm_gen_params *p, int32_t **out_ids, size_t *n_out,
                           dllm_seq_stats *stats);
 
+/* ---- cost model (no weights needed) ---- */
+
+/* The shape a cost estimate needs. */
+typedef struct dllm_model_shape {
+    int64_t d_model, n_layers, n_heads, mlp_hidden_size, vocab_size;
+} dllm_model_shape;
+
+/* LLaDA-8B's shape (algorithms.md 13.3): 4096, 32 layers, 32 heads, 12288, 126464. */
+void dllm_model_shape_llada_8b(dllm_model_shape *out);
+
+/* The matmul cost of a whole generation, simulated from the schedule alone: the same
+ * policy plans the engine runs, the same FLOP formula as dllm_seq_stats (projections,
+ * attention QK^T and PV, MLP, LM head; 2 FLOPs per multiply-add). Two LM-head variants:
+ * the engine's (head rows = the current block) and the Hugging Face code's (every
+ * canvas row), which is what papers' FLOP counts include. */
+typedef struct dllm_cost {
+    int32_t forwards;
+    double flops;                 /* with the policy, block-only LM head */
+    double flops_none;            /* everything recomputed, block-only LM head */
+    double flops_full_head;       /* with the policy, LM head over every canvas row */
+    double flops_none_full_head;  /* everything recomputed, LM head over every row */
+    int64_t rows_q, rows_v, rows_mlp, rows_all;
+} dllm_cost;
+
+dllm_status dllm_estimate_cost(const dllm_model_shape *m, int32_t prompt_len,
+                               const dllm_gen_params *p, dllm_cost *out, char *err,
+                               size_t errn);
+
 /* ---- checkpoints (no backend needed) ---- */
 
 /* Prints the config summary and tensor table of the checkpoint in model_dir to out, as

@@ -1,0 +1,267 @@
+/* cli_bench.c -- `dllm bench`: the cost of a generation setting, cached against uncached.
+ *
+ * Two modes:
+ *   --dry-run  the analytic model (dllm_estimate_cost): FLOPs from the schedule alone, for
+ *              any model shape, e.g. `--synthetic llada-8b` with no weights at all;
+ *   default    real generations on a model through the engine, timed: none first, then
+ *              the policy, on the same synthetic prompt (one token repeated, as the
+ *              dLLM-Cache speed script does), reporting ms per step, tokens/s, measured
+ *              FLOPs and the speedup.
+ * Defaults are the paper's speed setting (algorithms.md 3.5): prompt 893, gen 256, steps
+ * 256, block 8, dLLM-Cache K_p 100, K_r 7, rho 0.25.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: dllm bench [options]\n\n"
+               "  --synthetic NAME        model shape without weights: llada-8b (needs --dry-run\n"
+               "                          on a build without the CUDA backend)\n"
+               "  --dry-run               analytic FLOPs from the schedule, no forward runs\n"
+               "  --prompt-len N          synthetic prompt length (default 893)\n"
+               "  --repeat N              timed runs per policy (default 1)\n");
+    cli_gen_usage(f);
+    fprintf(f, "  --json                  print one JSON object\n"
+               "  -h, --help              this help\n"
+               "\nDefaults: gen 256, steps 256, block 8, --cache dllm --kp 100 --kr 7 --rho 0.25\n"
+               "(the dLLM-Cache paper's speed setting); the policy is compared with none.\n");
+}
+
+enum { OPT_SYNTH = CLI_OPT_FIRST_LOCAL, OPT_DRY, OPT_PLEN, OPT_REPEAT, OPT_JSON };
+
+static const struct option opts[] = {
+    CLI_GEN_OPTIONS,
+    {"synthetic", required_argument, 0, OPT_SYNTH},
+    {"dry-run", no_argument, 0, OPT_DRY},
+    {"prompt-len", required_argument, 0, OPT_PLEN},
+    {"repeat", required_argument, 0, OPT_REPEAT},
+    {"json", no_argument, 0, OPT_JSON},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void add_cost(cJSON *o, const char *key, const dllm_cost *c, int32_t gen)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "forwards", c->forwards);
+    cJSON_AddNumberToObject(j, "tflops", c->flops / 1e12);
+    cJSON_AddNumberToObject(j, "tflops_per_token", c->flops / 1e12 / gen);
+    cJSON_AddNumberToObject(j, "tflops_full_head", c->flops_full_head / 1e12);
+    cJSON_AddNumberToObject(j, "tflops_per_token_full_head", c->flops_full_head / 1e12 / gen);
+    cJSON_AddNumberToObject(j, "rows_q", (double)c->rows_q);
+    cJSON_AddNumberToObject(j, "rows_v", (double)c->rows_v);
+    cJSON_AddItemToObject(o, key, j);
+}
+
+int cli_bench(int argc, char **argv)
+{
+    const char *model_flag = NULL, *synth = NULL;
+    dllm_engine_config ec;
+    dllm_gen_params gp, gn;
+    unsigned cache_seen = 0;
+    int json = 0, dry = 0, c, ret = CLI_FAIL, cache_given = 0;
+    int64_t plen = 893, repeat = 1;
+    char model_dir[4096], err[1024];
+    dllm_engine *e = NULL;
+    int32_t *prompt = NULL;
+    cJSON *root = NULL;
+
+    dllm_engine_config_init(&ec);
+    dllm_gen_params_init(&gp);
+    gp.gen_length = 256;
+    gp.steps = 256;
+    gp.block_length = 8;
+    gp.cache = DLLM_CACHE_DLLM;
+    gp.cache_params.kp = 100;
+    gp.cache_params.kr = 7;
+    gp.cache_params.rho = 0.25;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == CLI_OPT_CACHE) cache_given = 1;
+        int g = cli_gen_flag("bench", c, optarg, &ec, &gp, &model_flag, &cache_seen);
+        if (g < 0) goto usage_err;
+        if (g > 0) continue;
+        switch (c) {
+        case OPT_SYNTH: synth = optarg; break;
+        case OPT_DRY: dry = 1; break;
+        case OPT_PLEN:
+            if (cli_parse_i64("bench", "--prompt-len", optarg, 1, 1 << 20, &plen)) goto usage_err;
+            break;
+        case OPT_REPEAT:
+            if (cli_parse_i64("bench", "--repeat", optarg, 1, 1000, &repeat)) goto usage_err;
+            break;
+        case OPT_JSON: json = 1; break;
+        case 'h': usage(stdout); return CLI_OK;
+        default:
+            fprintf(stderr, "dllm bench: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            goto usage_err;
+        }
+    }
+    (void)cache_given;
+    if (optind < argc) {
+        fprintf(stderr, "dllm bench: unexpected argument '%s'\n", argv[optind]);
+        goto usage_err;
+    }
+    if (cli_gen_check("bench", &gp, cache_seen)) goto usage_err;
+    if (dllm_gen_params_validate(&gp, err, sizeof err) != DLLM_OK) {
+        fprintf(stderr, "dllm bench: %s\n", err);
+        goto usage_err;
+    }
+    if (synth != NULL && strcmp(synth, "llada-8b") != 0) {
+        fprintf(stderr, "dllm bench: unknown --synthetic '%s' (known: llada-8b)\n", synth);
+        goto usage_err;
+    }
+    if (synth != NULL && model_flag != NULL) {
+        fprintf(stderr, "dllm bench: give --synthetic or --model, not both\n");
+        goto usage_err;
+    }
+    if (synth != NULL && !dry) {
+        fprintf(stderr, "dllm bench: synthetic weights run on the CUDA backend, which is not in "
+                        "this build; hint: add --dry-run for the analytic cost\n");
+        goto out;
+    }
+    gn = gp;
+    gn.cache = DLLM_CACHE_NONE;
+
+    dllm_model_shape shape;
+    if (synth != NULL) {
+        dllm_model_shape_llada_8b(&shape);
+    } else {
+        if (cli_resolve_model(model_flag, model_dir, sizeof model_dir)) goto out;
+        ec.model_dir = model_dir;
+        if (dllm_engine_new(&ec, &e, err, sizeof err) != DLLM_OK) {
+            fprintf(stderr, "dllm bench: %s\n", err);
+            goto out;
+        }
+        dllm_model_info mi;
+        dllm_engine_model_info(e, &mi);
+        shape.d_model = mi.d_model;
+        shape.n_layers = mi.n_layers;
+        shape.n_heads = mi.n_heads;
+        shape.mlp_hidden_size = mi.mlp_hidden_size;
+        shape.vocab_size = mi.vocab_size;
+    }
+
+    dllm_cost cp, cn;
+    if (dllm_estimate_cost(&shape, (int32_t)plen, &gp, &cp, err, sizeof err) != DLLM_OK ||
+        dllm_estimate_cost(&shape, (int32_t)plen, &gn, &cn, err, sizeof err) != DLLM_OK) {
+        fprintf(stderr, "dllm bench: %s\n", err);
+        goto out;
+    }
+    root = cJSON_CreateObject();
+    cJSON *set = cJSON_CreateObject();
+    cJSON_AddStringToObject(set, "model", synth ? synth : model_dir);
+    cJSON_AddNumberToObject(set, "prompt_len", (double)plen);
+    cJSON_AddNumberToObject(set, "gen_length", gp.gen_length);
+    cJSON_AddNumberToObject(set, "steps", gp.steps);
+    cJSON_AddNumberToObject(set, "block_length", gp.block_length);
+    cJSON_AddStringToObject(set, "cache", dllm_cache_policy_name(gp.cache));
+    cJSON_AddNumberToObject(set, "kp", gp.cache_params.kp);
+    cJSON_AddNumberToObject(set, "kr", gp.cache_params.kr);
+    cJSON_AddNumberToObject(set, "rho", gp.cache_params.rho);
+    cJSON_AddBoolToObject(set, "layer0_refresh", gp.cache_params.layer0_refresh);
+    cJSON_AddItemToObject(root, "setting", set);
+    add_cost(root, "analytic_none", &cn, gp.gen_length);
+    add_cost(root, "analytic_policy", &cp, gp.gen_length);
+    cJSON_AddNumberToObject(root, "flops_reduction", cn.flops / cp.flops);
+    cJSON_AddNumberToObject(root, "flops_reduction_full_head",
+                            cn.flops_full_head / cp.flops_full_head);
+
+    double tn = 0, tp = 0;
+    if (!dry) {
+        /* a synthetic prompt: one ordinary token repeated (the paper's speed script) */
+        int32_t *one = NULL;
+        size_t n1 = 0;
+        if (dllm_tokenizer_encode(dllm_engine_tokenizer(e), "*", 1, 0, &one, &n1, err,
+                                  sizeof err) != DLLM_OK || n1 == 0) {
+            fprintf(stderr, "dllm bench: cannot encode the synthetic prompt: %s\n", err);
+            free(one);
+            goto out;
+        }
+        prompt = malloc((size_t)plen * sizeof *prompt);
+        if (prompt == NULL) {
+            free(one);
+            goto out;
+        }
+        for (int64_t i = 0; i < plen; i++) prompt[i] = one[0];
+        free(one);
+        for (int pass = 0; pass < 2; pass++) {
+            const dllm_gen_params *pp = pass == 0 ? &gn : &gp;
+            double best = 1e30;
+            dllm_seq_stats st;
+            for (int64_t r = 0; r < repeat; r++) {
+                double t0 = now_s();
+                if (dllm_generate(e, prompt, (size_t)plen, pp, NULL, NULL, &st) != DLLM_OK) {
+                    fprintf(stderr, "dllm bench: %s\n", dllm_engine_last_error(e));
+                    goto out;
+                }
+                double dt = now_s() - t0;
+                if (dt < best) best = dt;
+            }
+            if (pass == 0)
+                tn = best;
+            else
+                tp = best;
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddNumberToObject(j, "seconds", best);
+            cJSON_AddNumberToObject(j, "ms_per_step", 1e3 * best / pp->steps);
+            cJSON_AddNumberToObject(j, "tokens_per_s", pp->gen_length / best);
+            cJSON_AddNumberToObject(j, "tflops_measured", st.flops / 1e12);
+            cJSON_AddNumberToObject(j, "gflops_per_s", st.flops / best / 1e9);
+            cJSON_AddItemToObject(root, pass == 0 ? "measured_none" : "measured_policy", j);
+        }
+        cJSON_AddNumberToObject(root, "speedup", tn / tp);
+    }
+
+    if (json) {
+        char *s = cJSON_PrintUnformatted(root);
+        if (s) puts(s);
+        free(s);
+    } else {
+        printf("setting: %s, prompt %lld, gen %d, steps %d, block %d, cache %s (K_p %d, K_r %d, "
+               "rho %g, layer-0 rule %s)\n",
+               synth ? synth : model_dir, (long long)plen, (int)gp.gen_length, (int)gp.steps,
+               (int)gp.block_length, dllm_cache_policy_name(gp.cache), (int)gp.cache_params.kp,
+               (int)gp.cache_params.kr, gp.cache_params.rho,
+               gp.cache_params.layer0_refresh ? "on" : "off");
+        printf("%-34s %14s %14s %10s\n", "analytic (TFLOP per gen token)", "none",
+               dllm_cache_policy_name(gp.cache), "reduction");
+        printf("%-34s %14.3f %14.3f %9.2fx\n", "LM head on the current block", cn.flops / 1e12 / gp.gen_length,
+               cp.flops / 1e12 / gp.gen_length, cn.flops / cp.flops);
+        printf("%-34s %14.3f %14.3f %9.2fx\n", "LM head on every row (HF code)",
+               cn.flops_full_head / 1e12 / gp.gen_length,
+               cp.flops_full_head / 1e12 / gp.gen_length, cn.flops_full_head / cp.flops_full_head);
+        if (!dry)
+            printf("measured: none %.3f s (%.1f tok/s), %s %.3f s (%.1f tok/s), speedup %.2fx\n",
+                   tn, gp.gen_length / tn, dllm_cache_policy_name(gp.cache), tp,
+                   gp.gen_length / tp, tn / tp);
+    }
+    ret = CLI_OK;
+    goto out;
+usage_err:
+    fputc('\n', stderr);
+    usage(stderr);
+    ret = CLI_USAGE;
+out:
+    cJSON_Delete(root);
+    free(prompt);
+    dllm_engine_free(e);
+    return ret;
+}
