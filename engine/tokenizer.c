@@ -11,12 +11,14 @@
  * ------
  * - Fidelity target: the HF `tokenizers` library 0.23 (Rust), encode with
  *   add_special_tokens=False and decode. Where the file would make the library behave in
- *   a way that looks like a mistake (an added token whose id in the file differs from the
- *   id the library assigns, an unk_token missing from the vocab, duplicate vocab ids), we
+ *   a way that looks like a mistake (an added-token id that collides with a different
+ *   vocab entry, an unk_token missing from the vocab, duplicate vocab ids or tokens), we
  *   reject the file with DLLM_E_FORMAT instead of silently following the library.
- * - Added token ids: the library ignores the "id" of each added token and re-assigns ids
- *   (the model vocab id if the content is in the vocab, otherwise vocab-size, +1, ... in
- *   file order); we compute the same assignment and require it to equal the file's ids.
+ * - Added token ids: the library ignores the "id" of each added token and assigns ids
+ *   itself (the model vocab id if the content is in the vocab, otherwise the model vocab
+ *   entry count, +1, ... in file order, only logging a warning when that differs from the
+ *   file); we assign exactly the same ids. A file where such an id is also the id of a
+ *   different model vocab entry is rejected (the library would make the id ambiguous).
  * - post_processor, truncation and padding are parsed for type only and ignored: the
  *   engine always encodes with add_special_tokens=False semantics and does its own length
  *   handling; dllm_tokenizer_apply_chat adds BOS explicitly.
@@ -44,7 +46,8 @@ static const char gpt2_regex[] =
 
 /* ---- small JSON helpers ---- */
 
-/* Copies at most 48 bytes of s into buf for messages, cutting at a character boundary. */
+/* Copies at most bufn - 4 bytes of s into buf for messages (cut at a character boundary,
+ * "..." appended when cut). */
 static const char *clip(const char *s, size_t n, char *buf, size_t bufn)
 {
     size_t k = n < bufn - 4 ? n : bufn - 4;
@@ -368,26 +371,26 @@ static dllm_status parse_added(dllm_tokenizer *t, const cJSON *arr, char *err, s
             int32_t vid = dllm_tok_strmap_get(&t->vocab, cs, cn);
             new_id = vid >= 0 ? vid : next_id++;
         }
-        if (new_id != file_id)
+        /* The library uses new_id whatever the file says (it only logs a warning). */
+        (void)file_id;
+        if (new_id > DLLM_TOK_MAX_ID)
+            return dllm_errf(err, errn, DLLM_E_FORMAT, "%s: too many added tokens", what);
+        int32_t id = (int32_t)new_id;
+        if ((size_t)id < t->model_n_ids && t->vocab_str[id] != NULL &&
+            (t->vocab_len[id] != cn || memcmp(t->vocab_str[id], cs, cn) != 0))
             return dllm_errf(err, errn, DLLM_E_FORMAT,
-                             "%s (\"%s\"): id %d in the file, but the tokenizers library "
-                             "assigns id %lld; hint: added tokens must use their model vocab id "
-                             "or consecutive ids from the model vocab size (%zu) in file order",
-                             what, clip(cs, cn, c1, sizeof c1), file_id, (long long)new_id,
-                             t->model_count);
-        if ((size_t)file_id < t->model_n_ids && t->vocab_str[file_id] != NULL &&
-            (t->vocab_len[file_id] != cn || memcmp(t->vocab_str[file_id], cs, cn) != 0))
-            return dllm_errf(err, errn, DLLM_E_FORMAT,
-                             "%s (\"%s\"): id %d is the model vocab id of \"%s\"", what,
-                             clip(cs, cn, c1, sizeof c1), file_id,
-                             clip(t->vocab_str[file_id], t->vocab_len[file_id], c2, sizeof c2));
+                             "%s (\"%s\"): the tokenizers library assigns it id %d, which is the "
+                             "model vocab id of \"%s\"; hint: the model vocab ids must be "
+                             "0..N-1 without holes, or the added token must be in the vocab",
+                             what, clip(cs, cn, c1, sizeof c1), id,
+                             clip(t->vocab_str[id], t->vocab_len[id], c2, sizeof c2));
         if (slot < 0) {
             const char *s = dllm_tok_arena_strdup(&t->arena, cs, cn);
             if (s == NULL) return dllm_errf(err, errn, DLLM_E_NOMEM, "added_tokens: out of memory");
             slot = (int32_t)t->n_added++;
             t->added[slot].content = s;
             t->added[slot].len = cn;
-            t->added[slot].id = file_id;
+            t->added[slot].id = id;
             rc = dllm_tok_strmap_put(&t->added_map, s, cn, slot, NULL, NULL);
             if (rc != DLLM_OK) return dllm_errf(err, errn, rc, "added_tokens: out of memory");
         }
@@ -398,7 +401,7 @@ static dllm_status parse_added(dllm_tokenizer *t, const cJSON *arr, char *err, s
         a->rstrip = (unsigned char)rstrip;
         a->normalized = (unsigned char)normalized;
         if (special) a->special_set = 1; /* the library never removes from its special set */
-        if (file_id > max_id) max_id = file_id;
+        if (id > max_id) max_id = id;
     }
 
 build:

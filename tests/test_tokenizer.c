@@ -744,9 +744,9 @@ START_TEST(test_malformed_json)
                   BL_DEC, "");
     expect_load_error(j, DLLM_E_FORMAT, "added_tokens[0].special", "true or false");
     free(j);
-    j = mini_json("", "[]", "[{\"id\":300,\"content\":\"<x>\",\"special\":true}]", "null", BL_PRE,
-                  BL_DEC, "");
-    expect_load_error(j, DLLM_E_FORMAT, "id 300 in the file", "assigns id 256");
+    j = mini_json("\"ab\":257", "[]", "[{\"id\":300,\"content\":\"<x>\",\"special\":true}]", "null",
+                  BL_PRE, BL_DEC, "");
+    expect_load_error(j, DLLM_E_FORMAT, "assigns it id 257", "model vocab id of \"ab\"");
     free(j);
     j = mini_json("", "[]", "[]", "null", BL_PRE, BL_DEC, ",\"unk_token\":\"<unk>\"");
     expect_load_error(j, DLLM_E_FORMAT, "unk_token \"<unk>\"", NULL);
@@ -844,6 +844,19 @@ START_TEST(test_mini_tokenizers)
     ck_assert_int_eq(ids[0], 'a');
     ck_assert_int_eq(ids[1], 257);
     free(ids);
+    dllm_tokenizer_free(t);
+    free(j);
+
+    /* added token ids are assigned as the HF library does, whatever the file says */
+    j = mini_json("", "[]",
+                  "[{\"id\":900,\"content\":\"<a>\",\"special\":true},"
+                  "{\"id\":7,\"content\":\"<b>\",\"special\":true}]",
+                  "null", BL_PRE, BL_DEC, "");
+    ck_assert_int_eq(dllm_tokenizer_load_buffer(j, strlen(j), &t, err, sizeof err), DLLM_OK);
+    ck_assert_int_eq(dllm_tokenizer_token_to_id(t, "<a>"), 256);
+    ck_assert_int_eq(dllm_tokenizer_token_to_id(t, "<b>"), 257);
+    ck_assert_uint_eq(dllm_tokenizer_vocab_size(t), 258);
+    ck_assert_ptr_null(dllm_tokenizer_id_to_token(t, 900));
     dllm_tokenizer_free(t);
     free(j);
 

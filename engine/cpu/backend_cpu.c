@@ -11,8 +11,10 @@
  * - Weights are converted to fp32 at upload (bf16/f16 checkpoints are widened once).
  * - gemm: cblas_sgemm(RowMajor, N, T): y = x . w^T with w stored (out, in) as in the
  *   checkpoint.
- * - attention keeps one scratch row of scores per thread and V-verify one array of
- *   cosines, sized by reserve() when a sequence is admitted, so steps never allocate.
+ * - attention runs per head as two GEMMs (S = Q K^T / sqrt(hs), O = softmax(S) V) over
+ *   one (t, t) score matrix; it and V-verify's cosines are sized by reserve() when a
+ *   sequence is admitted, so steps never allocate. A query row's result depends only on
+ *   its own sequence's rows, so attention stays batch invariant.
  * - sample: float64 Gumbel-max and softmax exactly as ops/reference specifies; argmax
  *   ties go to the lowest token id.
  * - Not handled: tensor parallelism (no allreduce slot), fp16/bf16 activations.
@@ -51,7 +53,7 @@ typedef struct cpu_ctx {
     double *verify_cos;     /* (verify_cap) cosines of one V-verify */
     uint8_t *verify_taken;  /* (verify_cap) selection marks */
     int64_t verify_cap;
-    float *scratch;     /* (n_threads, scratch_cols) attention scores */
+    float *scratch;     /* (scratch_cols, scratch_cols) attention scores of one head */
     int64_t scratch_cols;
 } cpu_ctx;
 
@@ -219,8 +221,8 @@ static dllm_status cpu_rope(void *vctx, float *x, const int32_t *pos, int64_t m,
 static dllm_status cpu_reserve(void *vctx, int64_t t)
 {
     cpu_ctx *ctx = vctx;
-    if (ctx->scratch_cols < t) {
-        float *s = realloc(ctx->scratch, (size_t)ctx->n_threads * (size_t)t * sizeof(float));
+    if (ctx->scratch_cols < t) { /* attention scores of one head: (t, t) */
+        float *s = realloc(ctx->scratch, (size_t)t * (size_t)t * sizeof(float));
         if (s == NULL) return DLLM_E_NOMEM;
         ctx->scratch = s;
         ctx->scratch_cols = t;
@@ -244,37 +246,34 @@ static dllm_status cpu_attention(void *vctx, float *out, const float *q, const f
     int64_t c = nh * hs;
     float scale = 1.0f / sqrtf((float)hs);
 
-    if (ctx->scratch_cols < t) { /* not reserved: grow (a direct caller, e.g. a test) */
-        dllm_status rc = cpu_reserve(vctx, t);
+    if (ctx->scratch_cols < t || mq > t) { /* not reserved: grow (a direct caller) */
+        dllm_status rc = cpu_reserve(vctx, mq > t ? mq : t);
         if (rc != DLLM_OK) return rc;
     }
-
-#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) collapse(2)             \
-    if (nh * mq * t * hs > PAR_MIN_WORK)
+    if (mq > INT32_MAX || t > INT32_MAX || c > INT32_MAX) return DLLM_E_INVALID_ARG;
+    /* per head: S (mq, t) = scale * Q_h K_h^T ; softmax rows ; O_h = S V_h. The heads are
+     * column slices of the (rows, c) matrices, hence the leading dimension c. */
     for (int64_t h = 0; h < nh; h++) {
+        float *sc = ctx->scratch;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)mq, (blasint)t,
+                    (blasint)hs, scale, q + h * hs, (blasint)c, k + h * hs, (blasint)c, 0.0f, sc,
+                    (blasint)t);
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) if (mq * t > PAR_MIN_WORK)
         for (int64_t i = 0; i < mq; i++) {
-            float *sc = ctx->scratch + (int64_t)omp_get_thread_num() * ctx->scratch_cols;
-            const float *qi = q + i * c + h * hs;
-            float *oi = out + i * c + h * hs;
+            float *row = sc + i * t;
             float mx = -INFINITY, sum = 0.0f;
+            for (int64_t j = 0; j < t; j++)
+                if (row[j] > mx) mx = row[j];
             for (int64_t j = 0; j < t; j++) {
-                const float *kj = k + j * c + h * hs;
-                float dot = 0.0f;
-                for (int64_t d = 0; d < hs; d++) dot += qi[d] * kj[d];
-                sc[j] = dot * scale;
-                if (sc[j] > mx) mx = sc[j];
+                row[j] = expf(row[j] - mx);
+                sum += row[j];
             }
-            for (int64_t j = 0; j < t; j++) {
-                sc[j] = expf(sc[j] - mx);
-                sum += sc[j];
-            }
-            for (int64_t d = 0; d < hs; d++) oi[d] = 0.0f;
-            for (int64_t j = 0; j < t; j++) {
-                const float *vj = v + j * c + h * hs;
-                float p = sc[j] / sum;
-                for (int64_t d = 0; d < hs; d++) oi[d] += p * vj[d];
-            }
+            float inv = 1.0f / sum;
+            for (int64_t j = 0; j < t; j++) row[j] *= inv;
         }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)mq, (blasint)hs,
+                    (blasint)t, 1.0f, sc, (blasint)t, v + h * hs, (blasint)c, 0.0f, out + h * hs,
+                    (blasint)c);
     }
     return DLLM_OK;
 }

@@ -124,6 +124,9 @@ function* variants(base) {
     for (const t of v.added_tokens) t[flag] = val;
     yield [`all added tokens ${flag}=${val}`, v];
   }
+  v = clone(base);
+  v.added_tokens = v.added_tokens.slice().reverse().map((t, k) => Object.assign(t, { id: 100000 + 7 * k }));
+  yield ['added tokens with ids the library reassigns', v];
   // vocab changes: added tokens dropped (their ids would shift)
   const maxId = Math.max(...Object.values(base.model.vocab));
   v = clone(base);

@@ -203,6 +203,15 @@ CASES = [
     "ünï",
     "ünïcode",
     "<tool><|eot_id|> <sp> USER<norm>ünï",
+] + [
+    # characters whose \\w / \\s class differs between regex engines, right next to added
+    # tokens (single_word, lstrip and rstrip look at them)
+    c + tok + c
+    for c in ["²", "ⓐ", "\u200d", "\u200c", "_", "‿", "\u0301", "Ⅻ", "١", "\u00a0", "\u0085",
+              "\u3000", "\u180e", "é", "-", "7"]
+    for tok in ["<|eot_id|>", "USER", "<tool>"]
+] + [
+    "USER\u0301 x", "\u0301USER", "a\u00a0\u00a0<tool>\u0085\u0085b", "x \u2028<tool>\u3000 y",
     # long words
     "a" * 1000,
     "ab" * 500,

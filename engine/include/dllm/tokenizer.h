@@ -13,7 +13,10 @@
  *   normalizer     null only
  *   pre_tokenizer  null, ByteLevel (add_prefix_space, use_regex), Split (Regex or String
  *                  pattern, every behavior, invert), or a Sequence of those
- *   added_tokens   special and non-special, with single_word / lstrip / rstrip / normalized
+ *   added_tokens   special and non-special, with single_word / lstrip / rstrip / normalized;
+ *                  their ids are assigned as the HF library does (the model vocab id when the
+ *                  content is in the vocab, else consecutive ids from the vocab entry count
+ *                  in file order), which equals the file's "id" fields in well-formed files
  *   decoder        ByteLevel
  *   post_processor parsed and ignored: encoding always has add_special_tokens=False
  *                  semantics (the chat helper adds BOS itself); truncation and padding are
