@@ -48,3 +48,20 @@ foreach(tgt fuzz_tokenizer fuzz_tokenizer_json)
       DLLM_TOK_FIXTURE="${CMAKE_CURRENT_SOURCE_DIR}/data/tokenizer/llama3/tokenizer.json")
   endif()
 endforeach()
+
+# The tokenizers of the checkpoints we ship and test with (real learned vocabularies).
+set(DLLM_TOK_MODELS "tiny_random=${PROJECT_SOURCE_DIR}/tests/data/tiny-llada/tokenizer.json"
+                    "llada_tiny=${PROJECT_SOURCE_DIR}/models/llada-tiny/tokenizer.json")
+foreach(entry ${DLLM_TOK_MODELS})
+  string(REPLACE "=" ";" kv "${entry}")
+  list(GET kv 0 tname)
+  list(GET kv 1 tpath)
+  if(DLLM_NODE AND EXISTS "${tpath}")
+    add_test(NAME tokenizer_parity_model_${tname}
+      COMMAND ${DLLM_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/parity/check.js
+        --dump $<TARGET_FILE:tokenize_dump> --tokenizer ${tpath}
+        --corpus ${CMAKE_CURRENT_SOURCE_DIR}/parity/corpus.jsonl)
+    set_tests_properties(tokenizer_parity_model_${tname} PROPERTIES LABELS cpu
+      SKIP_RETURN_CODE 77 TIMEOUT 600)
+  endif()
+endforeach()

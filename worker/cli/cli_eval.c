@@ -59,6 +59,8 @@ static const struct option opts[] = {
 typedef struct item {
     char *id, *task, *system, *user, *answer;
     char *prediction;
+    int32_t *tokens; /* (n_tokens) the generated region */
+    size_t n_tokens;
     int correct;
     int answer_tokens;
 } item;
@@ -243,6 +245,7 @@ int cli_eval(int argc, char **argv)
     dllm_model_info mi;
     dllm_engine_model_info(e, &mi);
     size_t next = 0, done = 0;
+    double flops = 0, flops_none = 0;
     double t0 = now_s();
     while (done < n_items) {
         /* fill free slots, then step all of them once */
@@ -286,6 +289,14 @@ int cli_eval(int argc, char **argv)
             int at = 0;
             while ((size_t)at < n_out && toks[at] != mi.eos_id && toks[at] != mi.eot_id) at++;
             it->answer_tokens = at;
+            dllm_seq_stats st;
+            dllm_seq_stats_get(seqs[s], &st);
+            flops += st.flops;
+            flops_none += st.flops_none;
+            it->tokens = malloc(n_out * sizeof *it->tokens);
+            if (it->tokens == NULL) goto out;
+            memcpy(it->tokens, toks, n_out * sizeof *it->tokens);
+            it->n_tokens = n_out;
             if (dllm_tokenizer_decode(tk, toks, n_out, 1, &it->prediction, &tl, err,
                                       sizeof err) != DLLM_OK) {
                 fprintf(stderr, "dllm eval: item %s: cannot decode: %s\n", it->id, err);
@@ -331,6 +342,10 @@ int cli_eval(int argc, char **argv)
             cJSON_AddStringToObject(o, "prediction", items[i].prediction);
             cJSON_AddStringToObject(o, "answer", items[i].answer);
             cJSON_AddBoolToObject(o, "correct", items[i].correct);
+            cJSON *ta = cJSON_CreateArray();
+            for (size_t j = 0; j < items[i].n_tokens; j++)
+                cJSON_AddItemToArray(ta, cJSON_CreateNumber(items[i].tokens[j]));
+            cJSON_AddItemToObject(o, "token_ids", ta);
             char *s = cJSON_PrintUnformatted(o);
             if (s) fprintf(out, "%s\n", s);
             free(s);
@@ -355,12 +370,21 @@ int cli_eval(int argc, char **argv)
         cJSON_AddNumberToObject(root, "elapsed_s", elapsed);
         cJSON_AddNumberToObject(root, "tokens_per_s", tps);
         cJSON_AddNumberToObject(root, "answer_tokens", (double)answer_tokens);
+        cJSON_AddNumberToObject(root, "flops", flops);
+        cJSON_AddNumberToObject(root, "flops_none", flops_none);
+        cJSON_AddNumberToObject(root, "flops_ratio", flops > 0 ? flops_none / flops : 0.0);
         cJSON_AddNumberToObject(pj, "gen_length", gp.gen_length);
         cJSON_AddNumberToObject(pj, "steps", gp.steps);
         cJSON_AddNumberToObject(pj, "block_length", gp.block_length);
         cJSON_AddNumberToObject(pj, "temperature", gp.temperature);
         cJSON_AddStringToObject(pj, "remasking", dllm_remasking_name(gp.remasking));
         cJSON_AddStringToObject(pj, "cache", dllm_cache_policy_name(gp.cache));
+        if (gp.cache == DLLM_CACHE_DLLM) {
+            cJSON_AddNumberToObject(pj, "kp", gp.cache_params.kp);
+            cJSON_AddNumberToObject(pj, "kr", gp.cache_params.kr);
+            cJSON_AddNumberToObject(pj, "rho", gp.cache_params.rho);
+            cJSON_AddBoolToObject(pj, "layer0_refresh", gp.cache_params.layer0_refresh);
+        }
         cJSON_AddNumberToObject(pj, "batch", (double)batch);
         cJSON_AddItemToObject(root, "params", pj);
         cJSON_AddStringToObject(root, "model", model_dir);
@@ -376,9 +400,10 @@ int cli_eval(int argc, char **argv)
                    100.0 * stats[t].correct / stats[t].items);
         printf("%-12s %6zu %8d %8.1f%%\n", "overall", n_items, correct, 100.0 * acc);
         printf("elapsed %.2f s, %.1f generated tokens/s (gen_length %d, steps %d, block %d, "
-               "batch %lld, cache %s)\n",
+               "batch %lld, cache %s), FLOPs %.3g (%.2fx fewer than without a cache)\n",
                elapsed, tps, (int)gp.gen_length, (int)gp.steps, (int)gp.block_length,
-               (long long)batch, dllm_cache_policy_name(gp.cache));
+               (long long)batch, dllm_cache_policy_name(gp.cache), flops,
+               flops > 0 ? flops_none / flops : 0.0);
     }
     ret = CLI_OK;
     goto out;
@@ -398,6 +423,7 @@ out:
         free(items[i].user);
         free(items[i].answer);
         free(items[i].prediction);
+        free(items[i].tokens);
     }
     free(items);
     dllm_engine_free(e);
