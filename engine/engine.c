@@ -45,6 +45,7 @@ struct dllm_engine {
     dllm_tokenizer *tok;
     dllm_model_weights w;
     dllm_forward fwd;
+    dllm_pool pool;      /* sequences' features (size 0: none, direct allocations) */
     char *model_dir;
     int32_t mask_id, eos_id, eot_id, bos_id;
     int64_t max_len;
@@ -98,6 +99,8 @@ static dllm_status seterr(dllm_engine *e, dllm_status rc, const char *fmt, ...)
     return rc;
 }
 
+static dllm_status reserve_host(dllm_engine *e, size_t rows, size_t plan);
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -117,6 +120,7 @@ void dllm_engine_free(dllm_engine *e)
 {
     if (e == NULL) return;
     dllm_forward_deinit(&e->fwd);
+    dllm_pool_deinit(&e->pool);
     dllm_model_weights_deinit(&e->w, e->be);
     dllm_backend_free(e->be);
     dllm_checkpoint_free(e->ck);
@@ -164,6 +168,15 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
                   out);
     DLLM_TRY_GOTO(dllm_model_weights_load(&e->w, e->be, e->ck, err, errn), rc, out);
     dllm_forward_init(&e->fwd, e->be, &e->w);
+    if (c->pool_bytes > 0) {
+        rc = dllm_pool_init(&e->pool, e->be, c->pool_bytes);
+        if (rc != DLLM_OK) {
+            rc = dllm_errf(err, errn, rc, "cannot allocate a %zu-byte memory pool on the %s "
+                           "backend: %s; hint: lower --pool-mb", c->pool_bytes,
+                           dllm_backend_name(e->be), dllm_status_desc(rc));
+            goto out;
+        }
+    }
 
     e->mask_id = (int32_t)e->ck->cfg.mask_token_id;
     e->eos_id = (int32_t)e->ck->cfg.eos_token_id;
@@ -183,6 +196,38 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
 out:
     dllm_engine_free(e);
     return rc;
+}
+
+dllm_status dllm_engine_reserve(dllm_engine *e, int64_t rows, int64_t head_rows, size_t seqs)
+{
+    dllm_status rc = dllm_forward_reserve(&e->fwd, rows, head_rows);
+    if (rc == DLLM_OK) rc = reserve_host(e, (size_t)head_rows * 2, 2 * seqs);
+    if (rc != DLLM_OK)
+        return seterr(e, rc, "cannot reserve a workspace of %lld rows: %s", (long long)rows,
+                      dllm_status_desc(rc));
+    return DLLM_OK;
+}
+
+void dllm_engine_pool_stats(const dllm_engine *e, dllm_pool_stats *o)
+{
+    memset(o, 0, sizeof *o);
+    if (e->pool.size == 0) return;
+    o->size = e->pool.size;
+    o->used = e->pool.used;
+    o->peak = e->pool.peak;
+    o->largest_free = dllm_pool_largest_free(&e->pool);
+}
+
+size_t dllm_seq_bytes(const dllm_engine *e, size_t n_prompt, const dllm_gen_params *p)
+{
+    const dllm_policy *pol = dllm_policy_get(p->cache);
+    int64_t T = (int64_t)n_prompt + p->gen_length;
+    int cfg = p->cfg_scale > 0.0f;
+    int reuse = cfg && p->cache == DLLM_CACHE_DLLM && p->cache_params.cfg_interval > 0;
+    int64_t stored = pol && pol->keeps_features ? e->w.L : 1;
+    size_t b = dllm_feature_store_bytes(stored, T, e->w.C) * (cfg ? 2 : 1);
+    if (reuse) b += dllm_pool_round((size_t)p->gen_length * (size_t)e->w.V * sizeof(float));
+    return b;
 }
 
 const char *dllm_engine_last_error(const dllm_engine *e)
@@ -343,7 +388,10 @@ void dllm_seq_free(dllm_seq *s)
     if (s == NULL) return;
     dllm_feature_store_deinit(&s->fs_cond, s->e->be);
     dllm_feature_store_deinit(&s->fs_uncond, s->e->be);
-    dllm_backend_dealloc(s->e->be, s->cfg_res);
+    if (s->e->pool.size > 0)
+        dllm_pool_free(&s->e->pool, s->cfg_res, (size_t)s->R * (size_t)s->e->w.V * sizeof(float));
+    else
+        dllm_backend_dealloc(s->e->be, s->cfg_res);
     free(s->plan_cond);
     free(s->plan_uncond);
     free(s->count_buf);
@@ -430,17 +478,18 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
         s->counts.q = s->count_buf;
         s->counts.v = s->count_buf + L;
         s->counts.mlp = s->count_buf + 2 * L;
-        rc = dllm_feature_store_init(&s->fs_cond, e->be, stored, s->T, e->w.C);
+        dllm_pool *pool = e->pool.size > 0 ? &e->pool : NULL;
+        size_t res_bytes = (size_t)s->R * (size_t)e->w.V * sizeof(float);
+        rc = dllm_feature_store_init(&s->fs_cond, e->be, pool, stored, s->T, e->w.C);
         if (rc == DLLM_OK && cfg)
-            rc = dllm_feature_store_init(&s->fs_uncond, e->be, stored, s->T, e->w.C);
+            rc = dllm_feature_store_init(&s->fs_uncond, e->be, pool, stored, s->T, e->w.C);
         if (rc == DLLM_OK && reuse)
-            rc = dllm_backend_alloc(e->be, (size_t)s->R * (size_t)e->w.V * sizeof(float),
-                                    (void **)&s->cfg_res);
+            rc = pool ? dllm_pool_alloc(pool, res_bytes, (void **)&s->cfg_res)
+                      : dllm_backend_alloc(e->be, res_bytes, (void **)&s->cfg_res);
         if (rc != DLLM_OK) {
             seterr(e, rc, "cannot allocate the feature cache of a %d-token sequence (%zu "
-                   "bytes): %s", (int)s->T,
-                   dllm_feature_store_bytes(stored, s->T, e->w.C) * (cfg ? 2 : 1),
-                   dllm_status_desc(rc));
+                   "bytes)%s: %s", (int)s->T, dllm_seq_bytes(e, n_prompt, p),
+                   pool ? " from the memory pool" : "", dllm_status_desc(rc));
             goto out;
         }
         /* reserve the workspace a batch of this sequence alone needs; with CFG reuse the

@@ -22,6 +22,7 @@ const char *dllm_status_str(dllm_status s)
     case DLLM_E_KAFKA: return "DLLM_E_KAFKA";
     case DLLM_E_REDIS: return "DLLM_E_REDIS";
     case DLLM_E_INTERNAL: return "DLLM_E_INTERNAL";
+    case DLLM_E_BUSY: return "DLLM_E_BUSY";
     }
     return "DLLM_E_UNKNOWN";
 }
@@ -44,6 +45,7 @@ const char *dllm_status_desc(dllm_status s)
     case DLLM_E_KAFKA: return "Kafka error";
     case DLLM_E_REDIS: return "Redis error";
     case DLLM_E_INTERNAL: return "internal error";
+    case DLLM_E_BUSY: return "busy: queue full, retry later";
     }
     return "unknown status";
 }

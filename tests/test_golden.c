@@ -78,7 +78,7 @@ START_TEST(test_logits)
         dllm_feature_store fs;
         dllm_layer_plan *plans = calloc((size_t)w.L, sizeof *plans);
         for (int64_t l = 0; l < w.L; l++) plans[l].prompt = plans[l].resp = 1;
-        ck_assert_int_eq(dllm_feature_store_init(&fs, be, 1, rows, w.C), DLLM_OK);
+        ck_assert_int_eq(dllm_feature_store_init(&fs, be, NULL, 1, rows, w.C), DLLM_OK);
         /* the whole canvas as "prompt" rows [0, rows): every row is recomputed */
         dllm_fwd_seq sq = {ids, (int32_t)rows, (int32_t)rows, 0, (int32_t)rows, &fs, plans, NULL};
         ck_assert_int_eq(dllm_forward_run(&fw, &sq, 1), DLLM_OK);

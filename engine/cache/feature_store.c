@@ -10,11 +10,11 @@
 
 size_t dllm_feature_store_bytes(int64_t n_layers, int64_t T, int64_t C)
 {
-    return 4 * (size_t)n_layers * (size_t)T * (size_t)C * sizeof(float);
+    return 4 * dllm_pool_round((size_t)n_layers * (size_t)T * (size_t)C * sizeof(float));
 }
 
-dllm_status dllm_feature_store_init(dllm_feature_store *fs, dllm_backend *be, int64_t n_layers,
-                                    int64_t T, int64_t C)
+dllm_status dllm_feature_store_init(dllm_feature_store *fs, dllm_backend *be, dllm_pool *pool,
+                                    int64_t n_layers, int64_t T, int64_t C)
 {
     size_t n = (size_t)n_layers * (size_t)T * (size_t)C * sizeof(float);
     dllm_status rc = DLLM_OK;
@@ -24,6 +24,18 @@ dllm_status dllm_feature_store_init(dllm_feature_store *fs, dllm_backend *be, in
     fs->n_layers = n_layers;
     fs->T = T;
     fs->C = C;
+    if (pool != NULL) {
+        float *blk = NULL;
+        size_t q = dllm_pool_round(n);
+        rc = dllm_pool_alloc(pool, 4 * q, (void **)&blk);
+        if (rc != DLLM_OK) return rc;
+        fs->pool = pool;
+        fs->k = blk;
+        fs->v = (float *)((char *)blk + q);
+        fs->a = (float *)((char *)blk + 2 * q);
+        fs->f = (float *)((char *)blk + 3 * q);
+        return DLLM_OK;
+    }
     DLLM_TRY_GOTO(dllm_backend_alloc(be, n, (void **)&fs->k), rc, out);
     DLLM_TRY_GOTO(dllm_backend_alloc(be, n, (void **)&fs->v), rc, out);
     DLLM_TRY_GOTO(dllm_backend_alloc(be, n, (void **)&fs->a), rc, out);
@@ -36,6 +48,12 @@ out:
 void dllm_feature_store_deinit(dllm_feature_store *fs, dllm_backend *be)
 {
     if (fs == NULL) return;
+    if (fs->pool != NULL) {
+        size_t n = (size_t)fs->n_layers * (size_t)fs->T * (size_t)fs->C * sizeof(float);
+        dllm_pool_free(fs->pool, fs->k, 4 * dllm_pool_round(n));
+        memset(fs, 0, sizeof *fs);
+        return;
+    }
     dllm_backend_dealloc(be, fs->k);
     dllm_backend_dealloc(be, fs->v);
     dllm_backend_dealloc(be, fs->a);

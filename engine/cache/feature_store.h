@@ -19,6 +19,7 @@
 #define DLLM_FEATURE_STORE_H
 
 #include "backend.h"
+#include "cache/pool.h"
 
 typedef struct dllm_feature_store {
     int64_t n_layers; /* layers stored: the model's L, or 1 for a scratch store */
@@ -27,14 +28,16 @@ typedef struct dllm_feature_store {
     float *v;         /* (n_layers, T, C) V */
     float *a;         /* (n_layers, T, C) attention output after W_o */
     float *f;         /* (n_layers, T, C) MLP output after W_down */
+    dllm_pool *pool;  /* the pool k..f came from (one block), or NULL: backend allocations */
 } dllm_feature_store;
 
 /* Bytes a store of n_layers x T x C needs. */
 size_t dllm_feature_store_bytes(int64_t n_layers, int64_t T, int64_t C);
 
-/* Allocates the four tensors on be. On failure nothing stays allocated. */
-dllm_status dllm_feature_store_init(dllm_feature_store *fs, dllm_backend *be, int64_t n_layers,
-                                    int64_t T, int64_t C);
+/* Allocates the four tensors: from pool (one block) when pool != NULL, else directly
+ * on be. On failure (DLLM_E_NOMEM when the pool is full) nothing stays allocated. */
+dllm_status dllm_feature_store_init(dllm_feature_store *fs, dllm_backend *be, dllm_pool *pool,
+                                    int64_t n_layers, int64_t T, int64_t C);
 void dllm_feature_store_deinit(dllm_feature_store *fs, dllm_backend *be); /* zeroed: no-op */
 
 /* Layer l's (T, C) slice of a feature (a store of one layer serves every l). */

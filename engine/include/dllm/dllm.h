@@ -55,6 +55,8 @@ typedef struct dllm_engine_config {
     const char *backend;   /* "cpu" (default) or "cuda" */
     int n_threads;         /* CPU threads; <= 0: OpenMP default */
     int device;            /* GPU ordinal for "cuda" */
+    size_t pool_bytes;     /* memory pool for the sequences' feature caches, allocated at
+                            * start; 0 = no pool (each sequence allocates its own) */
 } dllm_engine_config;
 
 void dllm_engine_config_init(dllm_engine_config *c);
@@ -83,6 +85,17 @@ typedef struct dllm_model_info {
 } dllm_model_info;
 
 void dllm_engine_model_info(const dllm_engine *e, dllm_model_info *out);
+
+/* Reserves the step workspace for batches of up to `rows` packed rows, `head_rows` LM-head
+ * rows and `seqs` sequences, so that later steps within those bounds allocate nothing. */
+dllm_status dllm_engine_reserve(dllm_engine *e, int64_t rows, int64_t head_rows, size_t seqs);
+
+/* Memory pool use (all 0 without a pool). */
+typedef struct dllm_pool_stats {
+    size_t size, used, peak, largest_free;
+} dllm_pool_stats;
+
+void dllm_engine_pool_stats(const dllm_engine *e, dllm_pool_stats *out);
 
 /* ---- generation parameters ---- */
 
@@ -154,6 +167,10 @@ dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n);
 
 int dllm_seq_finished(const dllm_seq *s);
 
+/* Pool bytes a sequence with this prompt length and these parameters needs (its feature
+ * caches and CFG residual), whether or not the engine has a pool. */
+size_t dllm_seq_bytes(const dllm_engine *e, size_t n_prompt, const dllm_gen_params *p);
+
 /* The generated region (gen_length ids; the mask id where not yet decoded). Owned by s. */
 const int32_t *dllm_seq_tokens(const dllm_seq *s, size_t *n);
 
@@ -188,6 +205,84 @@ void dllm_seq_stats_get(const dllm_seq *s, dllm_seq_stats *out);
 dllm_status dllm_generate(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
                           const dllm_gen_params *p, int32_t **out_ids, size_t *n_out,
                           dllm_seq_stats *stats);
+
+/* ---- scheduler: continuous batching ----
+ *
+ * Requests are submitted at any time from any thread; the engine thread calls
+ * dllm_sched_step() in a loop: it admits queued requests (FIFO) while the caps and the
+ * memory pool allow, then advances every running sequence by one denoising step in one
+ * batched forward. A sequence leaves the batch the moment it finishes and its result is
+ * queued for dllm_sched_poll() while the others continue. Sequences in one batch may
+ * differ in every parameter, policy and cache phase; their tokens are the same as alone.
+ */
+
+typedef struct dllm_sched dllm_sched;
+
+typedef struct dllm_sched_config {
+    size_t max_running; /* sequences per batch (default 16) */
+    int64_t max_rows;   /* packed rows per step (default 4 x max_sequence_length) */
+    size_t max_queue;   /* admission queue; dllm_sched_submit returns DLLM_E_BUSY when full
+                         * (default 256) */
+    int64_t max_head_rows; /* LM-head rows per step (default 512): the logits buffer */
+} dllm_sched_config;
+
+void dllm_sched_config_init(dllm_sched_config *c);
+
+typedef struct dllm_request {
+    uint64_t tag;          /* caller's cookie, echoed in the result */
+    const int32_t *prompt; /* (n_prompt) copied at submit */
+    size_t n_prompt;
+    dllm_gen_params params;
+} dllm_request;
+
+typedef struct dllm_result {
+    uint64_t id, tag;
+    dllm_status status;  /* DLLM_OK, DLLM_E_CANCELLED, or the failure */
+    char error[512];     /* message when status != DLLM_OK */
+    int32_t *tokens;     /* (n_tokens) the generated region (NULL on failure) */
+    size_t n_tokens;
+    dllm_seq_stats stats;
+    double queue_ms;      /* submit -> admitted */
+    double first_step_ms; /* submit -> first step done */
+    double total_ms;      /* submit -> finished */
+} dllm_result;
+
+void dllm_result_free(dllm_result *r); /* NULL is a no-op */
+
+/* Creates a scheduler over e (borrowed; e must outlive it). Reserves the forward
+ * workspace for max_rows rows at once, so steps allocate nothing. */
+dllm_status dllm_sched_new(dllm_engine *e, const dllm_sched_config *c, dllm_sched **out,
+                           char *err, size_t errn);
+void dllm_sched_free(dllm_sched *s); /* running and queued requests are dropped */
+
+/* Thread-safe. Validates and queues a request; *id identifies it. A request that can
+ * never run (bad parameters, longer than the model allows, more rows than max_rows, more
+ * memory than the whole pool) is rejected at once with DLLM_E_INVALID_ARG and a message in
+ * err; DLLM_E_BUSY when the queue is full. */
+dllm_status dllm_sched_submit(dllm_sched *s, const dllm_request *r, uint64_t *id, char *err,
+                              size_t errn);
+
+/* Thread-safe. Cancels a queued or running request: its result (DLLM_E_CANCELLED) is
+ * delivered by the next dllm_sched_step(). DLLM_E_INVALID_ARG if the id is unknown or done. */
+dllm_status dllm_sched_cancel(dllm_sched *s, uint64_t id);
+
+/* Engine thread. Admits, then runs one step for every running sequence. *n_active (may be
+ * NULL) receives queued + running after the step. A step failure fails the sequences of
+ * that batch (their results carry the error) and returns the status. */
+dllm_status dllm_sched_step(dllm_sched *s, size_t *n_active);
+
+/* Thread-safe. Takes the oldest finished result (the caller frees it): 1 if one was
+ * taken, 0 if none is ready. */
+int dllm_sched_poll(dllm_sched *s, dllm_result **out);
+
+typedef struct dllm_sched_stats {
+    size_t queued, running;
+    uint64_t submitted, finished, rejected, cancelled;
+    uint64_t steps;       /* batched steps run */
+    uint64_t rows;        /* packed rows over those steps */
+} dllm_sched_stats;
+
+void dllm_sched_stats_get(dllm_sched *s, dllm_sched_stats *out); /* thread-safe */
 
 /* ---- cost model (no weights needed) ---- */
 

@@ -30,6 +30,7 @@ typedef enum dllm_status {
     DLLM_E_KAFKA = -12,      /* Kafka client error */
     DLLM_E_REDIS = -13,      /* Redis client error */
     DLLM_E_INTERNAL = -14,   /* a broken invariant; a bug */
+    DLLM_E_BUSY = -15,       /* a bounded queue is full: retry later (backpressure) */
 } dllm_status;
 
 /* Name of a status ("DLLM_E_FORMAT"); never NULL, "DLLM_E_UNKNOWN" for other values. */
