@@ -24,6 +24,7 @@ int cli_tokenize(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_batch(int argc, char **argv);
 
 /* ---- flags shared by every command that generates (generate, eval, ...) ---- */
 

@@ -28,7 +28,9 @@ static void usage(FILE *f)
                "                          on a build without the CUDA backend)\n"
                "  --dry-run               analytic FLOPs from the schedule, no forward runs\n"
                "  --prompt-len N          synthetic prompt length (default 893)\n"
-               "  --repeat N              timed runs per policy (default 1)\n");
+               "  --repeat N              timed runs per policy (default 1)\n"
+               "  --concurrency LIST      e.g. 1,2,4,8: throughput and latency through the\n"
+               "                          scheduler at each concurrency (2 x N requests each)\n");
     cli_gen_usage(f);
     fprintf(f, "  --json                  print one JSON object\n"
                "  -h, --help              this help\n"
@@ -36,7 +38,7 @@ static void usage(FILE *f)
                "(the dLLM-Cache paper's speed setting); the policy is compared with none.\n");
 }
 
-enum { OPT_SYNTH = CLI_OPT_FIRST_LOCAL, OPT_DRY, OPT_PLEN, OPT_REPEAT, OPT_JSON };
+enum { OPT_SYNTH = CLI_OPT_FIRST_LOCAL, OPT_DRY, OPT_PLEN, OPT_REPEAT, OPT_JSON, OPT_CONC };
 
 static const struct option opts[] = {
     CLI_GEN_OPTIONS,
@@ -44,6 +46,7 @@ static const struct option opts[] = {
     {"dry-run", no_argument, 0, OPT_DRY},
     {"prompt-len", required_argument, 0, OPT_PLEN},
     {"repeat", required_argument, 0, OPT_REPEAT},
+    {"concurrency", required_argument, 0, OPT_CONC},
     {"json", no_argument, 0, OPT_JSON},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -54,6 +57,77 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* n requests of the same setting through the scheduler at concurrency c. */
+static int run_concurrency(dllm_engine *e, const int32_t *prompt, size_t plen,
+                           const dllm_gen_params *gp, int64_t c, cJSON *arr, int json)
+{
+    dllm_sched_config sc;
+    dllm_sched *s = NULL;
+    char err[512];
+    size_t n = (size_t)(2 * c), got = 0, next = 0;
+    double *lat = calloc(n, sizeof *lat);
+    int ret = -1;
+
+    dllm_sched_config_init(&sc);
+    sc.max_running = (size_t)c;
+    sc.max_queue = n;
+    if (lat == NULL) goto out;
+    if (dllm_sched_new(e, &sc, &s, err, sizeof err) != DLLM_OK) {
+        fprintf(stderr, "dllm bench: %s\n", err);
+        goto out;
+    }
+    double t0 = now_s();
+    for (; next < n; next++) {
+        dllm_request r = {next, prompt, plen, *gp};
+        if (dllm_sched_submit(s, &r, NULL, err, sizeof err) != DLLM_OK) {
+            fprintf(stderr, "dllm bench: %s\n", err);
+            goto out;
+        }
+    }
+    while (got < n) {
+        if (dllm_sched_step(s, NULL) != DLLM_OK) {
+            fprintf(stderr, "dllm bench: %s\n", dllm_engine_last_error(e));
+            goto out;
+        }
+        dllm_result *r;
+        while (dllm_sched_poll(s, &r)) {
+            lat[got++] = r->total_ms;
+            dllm_result_free(r);
+        }
+    }
+    double wall = now_s() - t0;
+    dllm_sched_stats st;
+    dllm_sched_stats_get(s, &st);
+    qsort(lat, n, sizeof *lat, cmp_double);
+    double p50 = lat[n / 2], p99 = lat[(size_t)((double)(n - 1) * 0.99)];
+    double tps = (double)n * gp->gen_length / wall;
+    double ms_step = 1e3 * wall / (double)st.steps, rows = (double)st.rows / (double)st.steps;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "concurrency", (double)c);
+    cJSON_AddNumberToObject(o, "requests", (double)n);
+    cJSON_AddNumberToObject(o, "tokens_per_s", tps);
+    cJSON_AddNumberToObject(o, "latency_p50_ms", p50);
+    cJSON_AddNumberToObject(o, "latency_p99_ms", p99);
+    cJSON_AddNumberToObject(o, "ms_per_step", ms_step);
+    cJSON_AddNumberToObject(o, "rows_per_step", rows);
+    cJSON_AddItemToArray(arr, o);
+    if (!json)
+        printf("concurrency %3lld: %8.1f tok/s  p50 %9.1f ms  p99 %9.1f ms  %8.2f ms/step  "
+               "%7.1f rows/step\n",
+               (long long)c, tps, p50, p99, ms_step, rows);
+    ret = 0;
+out:
+    free(lat);
+    dllm_sched_free(s);
+    return ret;
 }
 
 static void add_cost(cJSON *o, const char *key, const dllm_cost *c, int32_t gen)
@@ -77,6 +151,7 @@ int cli_bench(int argc, char **argv)
     unsigned cache_seen = 0;
     int json = 0, dry = 0, c, ret = CLI_FAIL, cache_given = 0;
     int64_t plen = 893, repeat = 1;
+    const char *conc = NULL;
     char model_dir[4096], err[1024];
     dllm_engine *e = NULL;
     int32_t *prompt = NULL;
@@ -108,6 +183,7 @@ int cli_bench(int argc, char **argv)
             if (cli_parse_i64("bench", "--repeat", optarg, 1, 1000, &repeat)) goto usage_err;
             break;
         case OPT_JSON: json = 1; break;
+        case OPT_CONC: conc = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
         default:
             fprintf(stderr, "dllm bench: unknown or incomplete option '%s'\n", argv[optind - 1]);
@@ -228,6 +304,22 @@ int cli_bench(int argc, char **argv)
             cJSON_AddItemToObject(root, pass == 0 ? "measured_none" : "measured_policy", j);
         }
         cJSON_AddNumberToObject(root, "speedup", tn / tp);
+        if (conc != NULL) {
+            int32_t *levels = NULL;
+            size_t nl = 0;
+            if (cli_parse_ids("bench", conc, &levels, &nl)) goto out;
+            cJSON *arr = cJSON_CreateArray();
+            cJSON_AddItemToObject(root, "concurrency", arr);
+            if (!json) printf("scheduler, cache %s:\n", dllm_cache_policy_name(gp.cache));
+            for (size_t i = 0; i < nl; i++) {
+                if (levels[i] < 1 ||
+                    run_concurrency(e, prompt, (size_t)plen, &gp, levels[i], arr, json)) {
+                    free(levels);
+                    goto out;
+                }
+            }
+            free(levels);
+        }
     }
 
     if (json) {
