@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -195,6 +196,76 @@ START_TEST(test_default_model_and_tools)
 }
 END_TEST
 
+/* dllm batch: a malformed line in the middle gets its own error line, the rest complete,
+ * tokens equal `dllm generate`'s, and a second run resumes (skips what is done). */
+START_TEST(test_batch)
+{
+    char in[] = "/tmp/dllm-batch-in-XXXXXX", outp[64];
+    int fd = mkstemp(in), code;
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "{\"id\": \"a\", \"prompt_ids\": [97, 98, 99], \"cache\": \"dllm\", \"kp\": 3}\n"
+               "{\"id\": \"b\", \"prompt_ids\": [1, 2]\n" /* truncated JSON */
+               "\n"
+               "{\"id\": \"c\", \"prompt_ids\": [100, 101], \"temperature\": 0.5, \"seed\": 4}\n"
+               "{\"id\": \"d\", \"prompt_ids\": [100], \"gen_length\": 12}\n"
+               "{\"id\": \"e\", \"prompt\": \"Hi\", \"system\": \"Be brief.\"}\n");
+    fclose(f);
+    snprintf(outp, sizeof outp, "%s.out", in);
+    unlink(outp);
+    char args[512];
+    snprintf(args, sizeof args,
+             "batch --model tests/data/tiny-llada --in %s --out %s --gen-length 16 --steps 16 "
+             "--block-length 8 --concurrency 3", in, outp);
+    char *o = run(args, &code);
+    ck_assert_msg(code == 0, "batch failed:\n%s", o);
+    free(o);
+    size_t len;
+    char *txt = tu_read_file(outp, &len);
+    ck_assert_ptr_nonnull(txt);
+    int lines = 0, errors = 0;
+    for (char *line = strtok(txt, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        ck_assert_ptr_nonnull(j);
+        const char *id = cJSON_GetObjectItem(j, "id")->valuestring;
+        lines++;
+        if (cJSON_GetObjectItem(j, "error")) {
+            errors++;
+            ck_assert_msg(strcmp(id, "line-2") == 0 || strcmp(id, "d") == 0, "error for %s", id);
+        } else {
+            ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "token_ids")), 16);
+            ck_assert_ptr_nonnull(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"),
+                                                      "completion_tokens"));
+        }
+        if (strcmp(id, "c") == 0) { /* equal to dllm generate with the same parameters */
+            int c2;
+            char *g = run("generate --model tests/data/tiny-llada --prompt-ids 100,101 "
+                          "--gen-length 16 --steps 16 --block-length 8 --temperature 0.5 "
+                          "--seed 4 --json", &c2);
+            cJSON *gj = cJSON_Parse(g);
+            ck_assert_ptr_nonnull(gj);
+            char *a = cJSON_PrintUnformatted(cJSON_GetObjectItem(gj, "token_ids"));
+            char *b = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "token_ids"));
+            ck_assert_str_eq(a, b);
+            free(a);
+            free(b);
+            cJSON_Delete(gj);
+            free(g);
+        }
+        cJSON_Delete(j);
+    }
+    ck_assert_int_eq(lines, 5);
+    ck_assert_int_eq(errors, 2);
+    free(txt);
+    o = run(args, &code); /* resume: nothing left to do */
+    ck_assert_int_eq(code, 0);
+    ck_assert_ptr_nonnull(strstr(o, "5 requests already"));
+    free(o);
+    unlink(in);
+    unlink(outp);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli");
@@ -204,6 +275,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_runtime_errors);
     tcase_add_test(tc, test_generate_matches_reference);
     tcase_add_test(tc, test_default_model_and_tools);
+    tcase_add_test(tc, test_batch);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -14,6 +14,7 @@
  */
 #include <cjson/cJSON.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +108,7 @@ static int run_concurrency(dllm_engine *e, const int32_t *prompt, size_t plen,
     dllm_sched_stats st;
     dllm_sched_stats_get(s, &st);
     qsort(lat, n, sizeof *lat, cmp_double);
-    double p50 = lat[n / 2], p99 = lat[(size_t)((double)(n - 1) * 0.99)];
+    double p50 = lat[(n - 1) / 2], p99 = lat[(size_t)ceil(0.99 * (double)n) - 1];
     double tps = (double)n * gp->gen_length / wall;
     double ms_step = 1e3 * wall / (double)st.steps, rows = (double)st.rows / (double)st.steps;
     cJSON *o = cJSON_CreateObject();
@@ -335,9 +336,9 @@ int cli_bench(int argc, char **argv)
                gp.cache_params.layer0_refresh ? "on" : "off");
         printf("%-34s %14s %14s %10s\n", "analytic (TFLOP per gen token)", "none",
                dllm_cache_policy_name(gp.cache), "reduction");
-        printf("%-34s %14.3f %14.3f %9.2fx\n", "LM head on the current block", cn.flops / 1e12 / gp.gen_length,
+        printf("%-34s %14.4g %14.4g %9.2fx\n", "LM head on the current block", cn.flops / 1e12 / gp.gen_length,
                cp.flops / 1e12 / gp.gen_length, cn.flops / cp.flops);
-        printf("%-34s %14.3f %14.3f %9.2fx\n", "LM head on every row (HF code)",
+        printf("%-34s %14.4g %14.4g %9.2fx\n", "LM head on every row (HF code)",
                cn.flops_full_head / 1e12 / gp.gen_length,
                cp.flops_full_head / 1e12 / gp.gen_length, cn.flops_full_head / cp.flops_full_head);
         if (!dry)
