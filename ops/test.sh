@@ -25,6 +25,9 @@ echo "== build (release, -Werror)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDLLM_TESTS=ON -DDLLM_WERROR=ON >/dev/null
 ninja -C build -j "$jobs"
 echo "== ctest"
+# one BLAS/OpenMP thread per test process: ctest already runs $jobs processes at once, and
+# oversubscribed BLAS threads spin (see docs/benchmarks.md)
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 if [[ "${SKIP_ASAN:-0}" != 1 ]]; then

@@ -24,7 +24,7 @@ static dllm_backend *be;
 static void setup(void)
 {
     char err[256];
-    ck_assert_int_eq(dllm_backend_new("cpu", 2, 0, &be, err, sizeof err), DLLM_OK);
+    ck_assert_int_eq(dllm_backend_new("cpu", 0, 0, &be, err, sizeof err), DLLM_OK);
 }
 
 static void teardown(void)

@@ -123,7 +123,7 @@ static dllm_engine *open_engine(const char *ckname)
     char dir[1024], err[512];
     dllm_engine_config_init(&ec);
     ec.model_dir = tu_data_path(dir, sizeof dir, ckname);
-    ec.n_threads = 2;
+    ec.n_threads = 0; /* OMP_NUM_THREADS / OPENBLAS_NUM_THREADS (ops/test.sh sets 1) */
     ck_assert_msg(dllm_engine_new(&ec, &e, err, sizeof err) == DLLM_OK, "%s", err);
     return e;
 }

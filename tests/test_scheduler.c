@@ -17,7 +17,7 @@ static dllm_engine *open_engine(const char *ckname, size_t pool_bytes)
     char dir[1024], err[512];
     dllm_engine_config_init(&ec);
     ec.model_dir = tu_data_path(dir, sizeof dir, ckname);
-    ec.n_threads = 2;
+    ec.n_threads = 0; /* OMP_NUM_THREADS / OPENBLAS_NUM_THREADS (ops/test.sh sets 1) */
     ec.pool_bytes = pool_bytes;
     ck_assert_msg(dllm_engine_new(&ec, &e, err, sizeof err) == DLLM_OK, "%s", err);
     return e;

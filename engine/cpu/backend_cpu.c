@@ -482,6 +482,10 @@ dllm_status dllm_backend_cpu_new(int n_threads, dllm_backend **out, char *err, s
         goto out;
     }
     ctx->n_threads = n_threads > 0 ? n_threads : omp_get_max_threads();
+    /* An explicit thread count applies to OpenBLAS too (the CPU backend is its only user in
+     * the process). Oversubscribed BLAS threads spin and can be 5x slower than one thread
+     * on a busy machine (measured: docs/benchmarks.md). */
+    if (n_threads > 0) openblas_set_num_threads(n_threads);
     if (ctx->n_threads < 1) ctx->n_threads = 1;
     be->iface = &cpu_iface;
     be->ctx = ctx;
