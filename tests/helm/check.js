@@ -592,6 +592,40 @@ function checkDashboard(file, runbook) {
 }
 
 // ---------------------------------------------------------------------------------------
+// the chart's README documents every value: each leaf of values.yaml has a row (its own
+// or its parent's, for free-form maps), and every row names a value that exists
+
+function checkReadme(chart, values) {
+  where = "README.md";
+  const text = fs.readFileSync(path.join(chart, "README.md"), "utf8");
+  const rows = new Set([...text.matchAll(/^\| `([A-Za-z0-9_.]+)` \|/gm)].map((m) => m[1]));
+  const paths = [];
+  const walk = (o, pre) => {
+    for (const [k, v] of Object.entries(o)) {
+      const p = pre ? `${pre}.${k}` : k;
+      paths.push(p);
+      if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length) walk(v, p);
+    }
+  };
+  walk(values, "");
+  const leaves = paths.filter((p) => !paths.some((q) => q.startsWith(`${p}.`)));
+  for (const leaf of leaves) {
+    const parts = leaf.split(".");
+    const covered = parts.some((_, i) => rows.has(parts.slice(0, i + 1).join(".")));
+    check(covered, `value ${leaf} is documented`);
+  }
+  for (const r of rows) check(paths.includes(r), `documented value ${r} exists in values.yaml`);
+  // the default column of a scalar value is the value itself
+  const get = (p) => p.split(".").reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), values);
+  for (const m of text.matchAll(/^\| `([A-Za-z0-9_.]+)` \| `([^`]*)` \|/gm)) {
+    const v = get(m[1]);
+    if (v === null || typeof v === "object") continue;
+    const shown = v === "" ? '""' : String(v);
+    check(m[2] === shown || m[2] === `"${v}"`, `README default of ${m[1]} is ${JSON.stringify(shown)} (shows ${m[2]})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 
 const chartValues = YAML.parse(fs.readFileSync(path.join(args.chart, "values.yaml"), "utf8"));
 
@@ -620,6 +654,7 @@ for (const name of Object.keys(EXPECT)) {
   where = name;
   check(cases.includes(`${name}-values.yaml`), `case ${name} was rendered`);
 }
+checkReadme(args.chart, chartValues);
 if (args.dashboard) checkDashboard(args.dashboard, args.runbook);
 
 console.log(`${passed} passed, ${failed} failed`);
