@@ -40,15 +40,17 @@ void dllm_model_shape_llada_8b(dllm_model_shape *o)
 
 /* Prices one forward of a branch at its step counter t. */
 static void price_forward(const dllm_model_shape *m, const dllm_policy *pol,
-                          const dllm_gen_params *p, int32_t t, int32_t P, int32_t R,
-                          int64_t head_rows, dllm_cost *o)
+                          const dllm_gen_params *p, const dllm_plan_ctx *c, int64_t head_rows,
+                          dllm_cost *o)
 {
-    int64_t T = (int64_t)P + R;
+    int64_t P = c->P, R = c->R, T = P + R;
     for (int64_t l = 0; l < m->n_layers; l++) {
         dllm_layer_plan pl;
-        pol->plan(p, t, l, P, R, &pl);
-        int64_t nq = (pl.prompt ? P : 0) + (pl.resp ? R : 0) + (!pl.resp && pl.verify ? pl.k : 0);
-        int64_t nv = (pl.prompt ? P : 0) + (pl.resp || pl.verify ? R : 0);
+        pol->plan(p, c, l, &pl);
+        int64_t range = (!pl.prompt && !pl.resp && pl.hi > pl.lo) ? pl.hi - pl.lo : 0;
+        int64_t nq = (pl.prompt ? P : 0) + (pl.resp ? R : 0) + (!pl.resp && pl.verify ? pl.k : 0) +
+                     range;
+        int64_t nv = (pl.prompt ? P : 0) + (pl.resp || pl.verify ? R : 0) + range;
         double lf = dllm_layer_flops(m->d_model, m->mlp_hidden_size, nq, nv, T);
         double ln = dllm_layer_flops(m->d_model, m->mlp_hidden_size, T, T, T);
         o->flops += lf;
@@ -82,15 +84,26 @@ dllm_status dllm_estimate_cost(const dllm_model_shape *m, int32_t prompt_len,
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "invalid model shape");
     if (prompt_len < 1)
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "prompt length must be >= 1");
+    if (p->threshold > 0.0f || p->factor > 0.0f || p->early_stop)
+        return dllm_errf(err, errn, DLLM_E_UNSUPPORTED,
+                         "the cost of threshold/factor decoding and early stopping depends on "
+                         "the tokens; measure it with `dllm bench` on a model");
     pol = dllm_policy_get(p->cache);
     int cfg = p->cfg_scale > 0.0f;
+    int32_t spb = p->steps / (p->gen_length / p->block_length);
     int reuse = cfg && p->cache == DLLM_CACHE_DLLM && p->cache_params.cfg_interval > 0;
     for (int32_t s = 0; s < p->steps; s++) {
         int32_t tc = ++t_cond;
         int run_un = cfg && (!reuse || (tc - 1) % p->cache_params.cfg_interval == 0);
         int64_t head = (reuse && run_un) ? p->gen_length : p->block_length;
-        price_forward(m, pol, p, tc, prompt_len, p->gen_length, head, out);
-        if (run_un) price_forward(m, pol, p, ++t_uncond, prompt_len, p->gen_length, head, out);
+        int32_t blk = s / spb;
+        dllm_plan_ctx c = {tc, prompt_len, p->gen_length, blk, s % spb,
+                           prompt_len + blk * p->block_length, p->block_length};
+        price_forward(m, pol, p, &c, head, out);
+        if (run_un) {
+            c.t = ++t_uncond;
+            price_forward(m, pol, p, &c, head, out);
+        }
     }
     return DLLM_OK;
 }

@@ -294,10 +294,11 @@ dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t
                          "block_length that divides gen_length",
                          (int)p->gen_length, (int)p->block_length);
     int32_t nb = p->gen_length / p->block_length;
-    if (p->steps < 1)
+    int dynamic = p->threshold > 0.0f || p->factor > 0.0f; /* steps is not used */
+    if (!dynamic && p->steps < 1)
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "steps must be >= 1 (got %d)",
                          (int)p->steps);
-    if (p->steps % nb != 0)
+    if (!dynamic && p->steps % nb != 0)
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
                          "steps %d is not a multiple of the number of blocks %d "
                          "(gen_length %d / block_length %d); hint: use steps = k * %d",
@@ -452,7 +453,7 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
     s->R = p->gen_length;
     s->T = s->P + s->R;
     s->nb = p->gen_length / p->block_length;
-    s->spb = p->steps / s->nb;
+    s->spb = p->steps / s->nb; /* unused with threshold/factor decoding */
     s->canvas = malloc((size_t)s->T * sizeof(int32_t));
     if (cfg) s->uncond = malloc((size_t)s->T * sizeof(int32_t));
     if (s->canvas == NULL || (cfg && s->uncond == NULL)) {
@@ -530,6 +531,12 @@ void dllm_seq_stats_get(const dllm_seq *s, dllm_seq_stats *o)
     o->steps = s->s;
     o->forwards = s->forwards;
     o->forward_ms = s->forward_ms;
+    o->completion_tokens = s->R;
+    for (int32_t j = s->P; j < s->T; j++)
+        if (s->canvas[j] == s->e->eos_id || (s->e->eot_id >= 0 && s->canvas[j] == s->e->eot_id)) {
+            o->completion_tokens = j - s->P;
+            break;
+        }
     for (int64_t l = 0; l < L; l++) {
         o->rows_q += s->counts.q[l];
         o->rows_v += s->counts.v[l];
@@ -567,7 +574,6 @@ static void commit(dllm_engine *e, dllm_seq *s, const int32_t *tok, const double
         for (int32_t j = 0; j < bl; j++) m += s->canvas[b0 + j] == e->mask_id;
         s->block_masked = m;
     }
-    int32_t k = dllm_sched_transfer_count(s->block_masked, s->spb, s->i);
     double *cconf = e->conf_buf + e->cap_sample / 2; /* second half: candidate confidences */
     int32_t *ctok = e->tok_buf + e->cap_sample / 2;
     for (int32_t j = 0; j < bl; j++) {
@@ -577,15 +583,45 @@ static void commit(dllm_engine *e, dllm_seq *s, const int32_t *tok, const double
         ctok[n] = tok[j];
         n++;
     }
-    size_t chosen = dllm_select_topk(cconf, e->cand_pos, n, (size_t)k, e->order, e->sel);
+    size_t chosen;
+    if (s->p.threshold > 0.0f)
+        chosen = dllm_select_threshold(cconf, e->cand_pos, n, (double)s->p.threshold, e->order,
+                                       e->sel);
+    else if (s->p.factor > 0.0f)
+        chosen = dllm_select_factor(cconf, e->cand_pos, n, (double)s->p.factor, e->order,
+                                    e->sel);
+    else
+        chosen = dllm_select_topk(cconf, e->cand_pos, n,
+                                  (size_t)dllm_sched_transfer_count(s->block_masked, s->spb, s->i),
+                                  e->order, e->sel);
     for (size_t c = 0; c < chosen; c++) s->canvas[e->cand_pos[e->sel[c]]] = ctok[e->sel[c]];
 
     s->i++;
     s->s++;
-    if (s->i == s->spb) {
+    int block_done;
+    if (s->p.threshold > 0.0f || s->p.factor > 0.0f) { /* dynamic: until the block is full */
+        block_done = 1;
+        for (int32_t j = 0; j < bl; j++) block_done &= s->canvas[b0 + j] != e->mask_id;
+    } else {
+        block_done = s->i == s->spb;
+    }
+    if (block_done) {
         s->i = 0;
         s->block++;
         if (s->block == s->nb) s->finished = 1;
+    }
+    if (s->p.early_stop && !s->finished) {
+        /* the answer is complete once EOS/EOT is decoded with nothing masked before it */
+        for (int32_t j = s->P; j < s->T; j++) {
+            int32_t t = s->canvas[j];
+            if (t == e->mask_id) break;
+            if (t == e->eos_id || (e->eot_id >= 0 && t == e->eot_id)) {
+                for (int32_t r = j + 1; r < s->T; r++)
+                    if (s->canvas[r] == e->mask_id) s->canvas[r] = e->eos_id;
+                s->finished = 1;
+                break;
+            }
+        }
     }
 }
 
@@ -631,14 +667,15 @@ dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
         /* with CFG reuse, refresh steps cache cond - uncond over the whole response */
         int32_t h0 = (reuse && s->run_uncond) ? s->P : b0;
         int32_t hn = (reuse && s->run_uncond) ? s->R : bl;
-        for (int64_t l = 0; l < e->w.L; l++)
-            s->policy->plan(&s->p, tc, l, s->P, s->R, &s->plan_cond[l]);
+        dllm_plan_ctx pc = {tc, s->P, s->R, s->block, s->i, b0, bl};
+        for (int64_t l = 0; l < e->w.L; l++) s->policy->plan(&s->p, &pc, l, &s->plan_cond[l]);
         e->plan[k++] = (dllm_fwd_seq){s->canvas, s->T, s->P, h0, hn, &s->fs_cond, s->plan_cond,
                                       &s->counts};
         if (s->run_uncond) {
             memcpy(s->uncond + s->P, s->canvas + s->P, (size_t)s->R * sizeof(int32_t));
+            dllm_plan_ctx pu = {s->t_uncond + 1, s->P, s->R, s->block, s->i, b0, bl};
             for (int64_t l = 0; l < e->w.L; l++)
-                s->policy->plan(&s->p, s->t_uncond + 1, l, s->P, s->R, &s->plan_uncond[l]);
+                s->policy->plan(&s->p, &pu, l, &s->plan_uncond[l]);
             e->plan[k++] = (dllm_fwd_seq){s->uncond, s->T, s->P, h0, hn, &s->fs_uncond,
                                           s->plan_uncond, &s->counts};
         }

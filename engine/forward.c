@@ -96,16 +96,23 @@ out:
 
 
 /* Row counts of one sequence's layer plan. */
+/* Rows of a plan's row range (only when neither segment is recomputed whole). */
+static int32_t range_rows(const dllm_layer_plan *p)
+{
+    return (!p->prompt && !p->resp && p->hi > p->lo) ? p->hi - p->lo : 0;
+}
+
 static int32_t s_rows(const dllm_fwd_seq *q, const dllm_layer_plan *p)
 {
     int32_t R = q->T - q->P;
-    return (p->prompt ? q->P : 0) + (p->resp ? R : 0) + (!p->resp && p->verify ? p->k : 0);
+    return (p->prompt ? q->P : 0) + (p->resp ? R : 0) + (!p->resp && p->verify ? p->k : 0) +
+           range_rows(p);
 }
 
 static int32_t v_rows(const dllm_fwd_seq *q, const dllm_layer_plan *p)
 {
     int32_t R = q->T - q->P;
-    return (p->prompt ? q->P : 0) + (p->resp || p->verify ? R : 0);
+    return (p->prompt ? q->P : 0) + (p->resp || p->verify ? R : 0) + range_rows(p);
 }
 
 /* One transformer block over the batch (layer l). */
@@ -231,6 +238,7 @@ static void stage_positions(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n)
                 for (int32_t i = q->P; i < q->T; i++) vp[nv++] = i;
             if (!p->resp && p->verify)
                 for (int32_t i = 0; i < p->k; i++) sp[ns++] = 0;
+            for (int32_t i = p->lo; i < p->lo + range_rows(p); i++) sp[ns++] = vp[nv++] = i;
         }
     }
 }
@@ -272,6 +280,8 @@ dllm_status dllm_forward_run(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n
             /* a one-layer store cannot serve partial recomputation */
             if (q->fs->n_layers == 1 && !(p->prompt && p->resp)) return DLLM_E_INVALID_ARG;
             if (p->k < 0 || p->k > q->T - q->P) return DLLM_E_INVALID_ARG;
+            if (range_rows(p) > 0 && (p->lo < 0 || p->hi > q->T || (p->verify && p->k > 0)))
+                return DLLM_E_INVALID_ARG;
         }
         N += q->T;
         H += q->head_count;

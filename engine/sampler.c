@@ -37,3 +37,24 @@ size_t dllm_select_topk(const double *conf, const int32_t *pos, size_t n, size_t
     }
     return k;
 }
+
+size_t dllm_select_threshold(const double *conf, const int32_t *pos, size_t n, double tau,
+                             size_t *order, size_t *sel)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (conf[i] > tau) sel[k++] = i;
+    if (k == 0 && n > 0) k = dllm_select_topk(conf, pos, n, 1, order, sel);
+    return k;
+}
+
+size_t dllm_select_factor(const double *conf, const int32_t *pos, size_t n, double f,
+                          size_t *order, size_t *sel)
+{
+    size_t k, best = 1;
+    if (n == 0) return 0;
+    k = dllm_select_topk(conf, pos, n, n, order, sel); /* all, sorted */
+    for (size_t m = 1; m <= k; m++)
+        if ((double)(m + 1) * (1.0 - conf[sel[m - 1]]) < f) best = m;
+    return best; /* sel[0..best) are the best `best` candidates */
+}

@@ -30,4 +30,14 @@ int32_t dllm_sched_transfer_count(int32_t m, int32_t spb, int32_t i);
 size_t dllm_select_topk(const double *conf, const int32_t *pos, size_t n, size_t k,
                         size_t *order, size_t *sel);
 
+/* Fast-dLLM threshold rule: every candidate with conf > tau (in candidate order), or the
+ * single best one (lower position on ties) when none qualifies. Returns the count. */
+size_t dllm_select_threshold(const double *conf, const int32_t *pos, size_t n, double tau,
+                             size_t *order, size_t *sel);
+
+/* Fast-dLLM factor rule: with the confidences sorted descending (lower position first on
+ * ties), the largest n >= 1 with (n + 1) * (1 - c_n) < f, else 1. Returns the count. */
+size_t dllm_select_factor(const double *conf, const int32_t *pos, size_t n, double f,
+                          size_t *order, size_t *sel);
+
 #endif

@@ -12,6 +12,7 @@
 #include "cache/policy.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -23,35 +24,63 @@ int32_t dllm_verify_count(int32_t R, double rho)
     return (int32_t)k;
 }
 
-static void none_plan(const dllm_gen_params *p, int32_t t, int64_t layer, int32_t P, int32_t R,
+static void full_plan(dllm_layer_plan *out)
+{
+    memset(out, 0, sizeof *out);
+    out->prompt = 1;
+    out->resp = 1;
+}
+
+static void none_plan(const dllm_gen_params *p, const dllm_plan_ctx *c, int64_t layer,
                       dllm_layer_plan *out)
 {
     (void)p;
-    (void)t;
+    (void)c;
     (void)layer;
-    (void)P;
-    (void)R;
-    out->prompt = 1;
-    out->resp = 1;
-    out->verify = 0;
-    out->k = 0;
+    full_plan(out);
 }
 
-static void dllm_plan(const dllm_gen_params *p, int32_t t, int64_t layer, int32_t P, int32_t R,
+static void dllm_plan(const dllm_gen_params *p, const dllm_plan_ctx *x, int64_t layer,
                       dllm_layer_plan *out)
 {
     const dllm_cache_params *c = &p->cache_params;
     int l0 = c->layer0_refresh && layer == 0;
-    (void)P;
-    out->prompt = (uint8_t)(((t - 1) % c->kp == 0) || l0);
-    out->resp = (uint8_t)(((t - 1) % c->kr == 0) || l0);
+    memset(out, 0, sizeof *out);
+    out->prompt = (uint8_t)(((x->t - 1) % c->kp == 0) || l0);
+    out->resp = (uint8_t)(((x->t - 1) % c->kr == 0) || l0);
     out->verify = (uint8_t)(!out->resp && c->rho > 0.0 && c->rho <= 1.0);
-    out->k = out->verify ? dllm_verify_count(R, c->rho) : 0;
+    out->k = out->verify ? dllm_verify_count(x->R, c->rho) : 0;
+}
+
+/* Fast-dLLM: the whole canvas at each block's first step, then the block (dual) or the
+ * block and everything after it (prefix), against the stored K/V of the rest. */
+static void prefix_plan(const dllm_gen_params *p, const dllm_plan_ctx *x, int64_t layer,
+                        dllm_layer_plan *out)
+{
+    (void)p;
+    (void)layer;
+    if (x->step_in_block == 0) return full_plan(out);
+    memset(out, 0, sizeof *out);
+    out->lo = x->b0;
+    out->hi = x->P + x->R;
+}
+
+static void dual_plan(const dllm_gen_params *p, const dllm_plan_ctx *x, int64_t layer,
+                      dllm_layer_plan *out)
+{
+    (void)p;
+    (void)layer;
+    if (x->step_in_block == 0) return full_plan(out);
+    memset(out, 0, sizeof *out);
+    out->lo = x->b0;
+    out->hi = x->b0 + x->bl;
 }
 
 static const dllm_policy policies[] = {
     [DLLM_CACHE_NONE] = {.name = "none", .keeps_features = 0, .plan = none_plan},
     [DLLM_CACHE_DLLM] = {.name = "dllm", .keeps_features = 1, .plan = dllm_plan},
+    [DLLM_CACHE_PREFIX] = {.name = "prefix", .keeps_features = 1, .plan = prefix_plan},
+    [DLLM_CACHE_DUAL] = {.name = "dual", .keeps_features = 1, .plan = dual_plan},
 };
 
 const dllm_policy *dllm_policy_get(dllm_cache_policy id)
@@ -65,7 +94,18 @@ dllm_status dllm_policy_validate(const dllm_gen_params *p, char *err, size_t err
     const dllm_cache_params *c = &p->cache_params;
     if (dllm_policy_get(p->cache) == NULL)
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "unknown cache policy %d (known: none, "
-                         "dllm)", (int)p->cache);
+                         "dllm, prefix, dual)", (int)p->cache);
+    if (!(p->threshold >= 0.0f && p->threshold <= 1.0f))
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                         "threshold must be in (0, 1], or 0 for the LLaDA schedule (got %g)",
+                         (double)p->threshold);
+    if (!(p->factor >= 0.0f) || !isfinite(p->factor))
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                         "factor must be a finite number > 0, or 0 for off (got %g)",
+                         (double)p->factor);
+    if (p->threshold > 0.0f && p->factor > 0.0f)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                         "threshold and factor are alternative rules; give one of them");
     if (p->cache != DLLM_CACHE_DLLM) return DLLM_OK;
     if (c->kp < 1)
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG,

@@ -12,7 +12,9 @@
  *           V is replaced for all response rows, K/A/F only for the k rows
  *
  * Cases of algorithms.md 1.5: A = prompt && resp, B = resp only, C = prompt only (+
- * verify), D = neither (+ verify). Rows not recomputed reuse the store.
+ * verify), D = neither (+ verify). Fast-dLLM's policies use A at each block's first step
+ * and a row range [lo, hi) (the block, or the block and its suffix) otherwise. Rows not
+ * recomputed reuse the store.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -28,15 +30,26 @@ typedef struct dllm_layer_plan {
     uint8_t resp;   /* recompute all response rows */
     uint8_t verify; /* V-verify the response (only meaningful when !resp) */
     int32_t k;      /* rows V-verify selects (0..R) */
+    int32_t lo, hi; /* when !prompt && !resp: also recompute rows [lo, hi) fully (the
+                     * Fast-dLLM block, or block + suffix); lo == hi: none */
 } dllm_layer_plan;
+
+/* Where a forward sits in the generation. */
+typedef struct dllm_plan_ctx {
+    int32_t t;     /* 1-based forward count of this CFG branch */
+    int32_t P, R;  /* prompt rows, response rows */
+    int32_t block; /* current block */
+    int32_t step_in_block; /* 0 = the block's first step */
+    int32_t b0, bl;        /* absolute first row and length of the block */
+} dllm_plan_ctx;
 
 typedef struct dllm_policy {
     const char *name;
     /* 1 when features persist across steps (a store per layer), 0 when every forward
      * recomputes everything (a one-layer scratch store suffices). */
     int keeps_features;
-    /* Fills the plan of layer `layer` for forward t (1-based) of a branch. */
-    void (*plan)(const dllm_gen_params *p, int32_t t, int64_t layer, int32_t P, int32_t R,
+    /* Fills the plan of layer `layer` for the forward described by c. */
+    void (*plan)(const dllm_gen_params *p, const dllm_plan_ctx *c, int64_t layer,
                  dllm_layer_plan *out);
 } dllm_policy;
 

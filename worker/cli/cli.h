@@ -24,6 +24,9 @@ int cli_tokenize(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+#ifdef DLLM_HAVE_WORKER
+int cli_submit(int argc, char **argv); /* worker/cli/cli_submit.c (DLLM_WORKER builds) */
+#endif
 int cli_batch(int argc, char **argv);
 
 /* ---- flags shared by every command that generates (generate, eval, ...) ---- */
@@ -32,7 +35,7 @@ enum {
     CLI_OPT_MODEL = 256, CLI_OPT_BACKEND, CLI_OPT_THREADS, CLI_OPT_GEN, CLI_OPT_STEPS,
     CLI_OPT_BLOCK, CLI_OPT_TEMP, CLI_OPT_SEED, CLI_OPT_REMASK, CLI_OPT_CFG, CLI_OPT_EOS_INF,
     CLI_OPT_CONF_INF, CLI_OPT_CACHE, CLI_OPT_KP, CLI_OPT_KR, CLI_OPT_RHO, CLI_OPT_LAYER0,
-    CLI_OPT_CFG_INTERVAL,
+    CLI_OPT_CFG_INTERVAL, CLI_OPT_THRESHOLD, CLI_OPT_FACTOR, CLI_OPT_EARLY_STOP,
     CLI_OPT_FIRST_LOCAL = 512 /* commands number their own options from here */
 };
 
@@ -55,7 +58,10 @@ enum {
         {"kr", required_argument, 0, CLI_OPT_KR},                                              \
         {"rho", required_argument, 0, CLI_OPT_RHO},                                            \
         {"layer0-refresh", required_argument, 0, CLI_OPT_LAYER0},                              \
-        {"cfg-interval", required_argument, 0, CLI_OPT_CFG_INTERVAL}
+        {"cfg-interval", required_argument, 0, CLI_OPT_CFG_INTERVAL},                          \
+        {"threshold", required_argument, 0, CLI_OPT_THRESHOLD},                                \
+        {"factor", required_argument, 0, CLI_OPT_FACTOR},                                      \
+        {"early-stop", no_argument, 0, CLI_OPT_EARLY_STOP}
 
 /* Help text of the shared flags (printed by each command's usage). */
 void cli_gen_usage(FILE *f);

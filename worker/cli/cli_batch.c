@@ -80,7 +80,7 @@ static int get_int(const cJSON *o, const char *k, int64_t lo, int64_t hi, int32_
     if (v == NULL) return 0;
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
         v->valuedouble > hi) {
-        snprintf(n ? err : NULL, n, "\"%s\" must be an integer in [%lld, %lld]", k,
+        snprintf(err, n, "\"%s\" must be an integer in [%lld, %lld]", k,
                  (long long)lo, (long long)hi);
         return -1;
     }
@@ -149,8 +149,15 @@ static int parse_line(const char *line, size_t len, long lineno, const dllm_toke
         get_int(o, "cfg_interval", 0, INT32_MAX, &r->p.cache_params.cfg_interval, err, n) ||
         get_bool(o, "logits_eos_inf", &r->p.logits_eos_inf, err, n) ||
         get_bool(o, "confidence_eos_eot_inf", &r->p.confidence_eos_eot_inf, err, n) ||
-        get_bool(o, "layer0_refresh", &r->p.cache_params.layer0_refresh, err, n))
+        get_bool(o, "layer0_refresh", &r->p.cache_params.layer0_refresh, err, n) ||
+        get_bool(o, "early_stop", &r->p.early_stop, err, n))
         goto out;
+    d = r->p.threshold;
+    if (get_num(o, "threshold", &d, err, n)) goto out;
+    r->p.threshold = (float)d;
+    d = r->p.factor;
+    if (get_num(o, "factor", &d, err, n)) goto out;
+    r->p.factor = (float)d;
     d = r->p.temperature;
     if (get_num(o, "temperature", &d, err, n)) goto out;
     r->p.temperature = (float)d;
@@ -172,7 +179,7 @@ static int parse_line(const char *line, size_t len, long lineno, const dllm_toke
     }
     const cJSON *ca = cJSON_GetObjectItem(o, "cache");
     if (ca && (!cJSON_IsString(ca) || dllm_cache_policy_parse(ca->valuestring, &r->p.cache))) {
-        snprintf(err, n, "\"cache\" must be \"none\" or \"dllm\"");
+        snprintf(err, n, "\"cache\" must be \"none\", \"dllm\", \"prefix\" or \"dual\"");
         goto out;
     }
     if (dllm_gen_params_validate(&r->p, err, n) != DLLM_OK) goto out;

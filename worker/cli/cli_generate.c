@@ -182,6 +182,7 @@ int cli_generate(int argc, char **argv)
         cJSON_AddNumberToObject(root, "forwards", st.forwards);
         cJSON_AddNumberToObject(root, "prompt_tokens", (double)n_prompt);
         cJSON_AddNumberToObject(root, "gen_length", st.gen_length);
+        cJSON_AddNumberToObject(root, "completion_tokens", st.completion_tokens);
         cJSON_AddItemToObject(root, "prompt_ids", ids_json(prompt_ids, n_prompt));
         cJSON_AddStringToObject(root, "cache", dllm_cache_policy_name(gp.cache));
         cli_stats_json(root, seq);

@@ -173,14 +173,19 @@ void cli_gen_usage(FILE *f)
             "  --cfg-scale S           classifier-free guidance scale (default 0 = off)\n"
             "  --logits-eos-inf        never predict EOS\n"
             "  --confidence-eos-eot-inf  commit EOS/EOT predictions last\n"
-            "  --cache POLICY          feature cache policy: none (default) or dllm\n"
+            "  --cache POLICY          feature cache policy: none (default), dllm (dLLM-Cache),\n"
+            "                          prefix or dual (Fast-dLLM block-wise KV cache)\n"
             "  --kp N                  dllm: prompt refresh interval K_p (default 50)\n"
             "  --kr N                  dllm: response refresh interval K_r (default 7)\n"
             "  --rho R                 dllm: V-verify ratio in [0, 1] (default 0.25; 0 = pure\n"
             "                          interval reuse)\n"
             "  --layer0-refresh on|off dllm: recompute layer 0 every step (default on)\n"
             "  --cfg-interval N        dllm with --cfg-scale: unconditional pass every N steps,\n"
-            "                          its residual reused between (default 0 = every step)\n");
+            "                          its residual reused between (default 0 = every step)\n"
+            "  --threshold T           parallel decoding: commit every block position with\n"
+            "                          confidence > T (at least one); --steps is not used\n"
+            "  --factor F              parallel decoding by Fast-dLLM's factor rule instead\n"
+            "  --early-stop            finish once EOS/EOT is decoded with nothing masked before\n");
 }
 
 int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *ec,
@@ -224,8 +229,8 @@ int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *
     case CLI_OPT_CONF_INF: gp->confidence_eos_eot_inf = 1; return 1;
     case CLI_OPT_CACHE:
         if (dllm_cache_policy_parse(arg, &gp->cache) != DLLM_OK) {
-            fprintf(stderr, "dllm %s: invalid value '%s' for --cache: expected none or dllm\n",
-                    cmd, arg);
+            fprintf(stderr, "dllm %s: invalid value '%s' for --cache: expected none, dllm, "
+                            "prefix or dual\n", cmd, arg);
             return -1;
         }
         return 1;
@@ -256,6 +261,13 @@ int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *
         }
         *cache_flags_seen |= 1;
         return 1;
+    case CLI_OPT_THRESHOLD:
+        if (cli_parse_f32(cmd, "--threshold", arg, 1e-9, 1.0, &gp->threshold)) return -1;
+        return 1;
+    case CLI_OPT_FACTOR:
+        if (cli_parse_f32(cmd, "--factor", arg, 1e-9, 1e6, &gp->factor)) return -1;
+        return 1;
+    case CLI_OPT_EARLY_STOP: gp->early_stop = 1; return 1;
     case CLI_OPT_CFG_INTERVAL:
         if (cli_parse_i64(cmd, "--cfg-interval", arg, 0, INT32_MAX, &v)) return -1;
         gp->cache_params.cfg_interval = (int32_t)v;

@@ -107,6 +107,9 @@ typedef enum dllm_remasking {
 typedef enum dllm_cache_policy {
     DLLM_CACHE_NONE = 0, /* recompute everything every step (the reference sampler) */
     DLLM_CACHE_DLLM = 1, /* dLLM-Cache: long-interval prompt cache + V-verify updates */
+    DLLM_CACHE_PREFIX = 2, /* Fast-dLLM prefix cache: refresh at block starts, then the block
+                            * and everything after it */
+    DLLM_CACHE_DUAL = 3,   /* Fast-dLLM dual cache: refresh at block starts, then the block */
 } dllm_cache_policy;
 
 /* dLLM-Cache parameters (algorithms.md section 1). Defaults are the official script's for
@@ -133,6 +136,13 @@ typedef struct dllm_gen_params {
     int confidence_eos_eot_inf; /* never prefer committing EOS/EOT (confidence -inf) */
     dllm_cache_policy cache;
     dllm_cache_params cache_params; /* used by cache = DLLM_CACHE_DLLM */
+    /* Parallel decoding (Fast-dLLM), composing with every policy; at most one of the two.
+     * With either, a block ends when it has no mask left and `steps` is not used. */
+    float threshold;  /* (0, 1]: commit every block position with confidence > threshold
+                       * (at least the best one); 0 = the LLaDA schedule */
+    float factor;     /* > 0: commit the largest n with (n+1)(1 - c_n) < factor (at least 1) */
+    int early_stop;   /* finish once EOS/EOT is committed with everything before it decoded;
+                       * the masks after it become EOS */
 } dllm_gen_params;
 
 /* LLaDA generate.py defaults: gen_length 128, steps 128, block_length 32, greedy,
@@ -144,7 +154,8 @@ void dllm_gen_params_init(dllm_gen_params *p);
  * DLLM_E_INVALID_ARG with a message naming the parameter. */
 dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t errn);
 
-/* Parses "low_confidence"/"random" and "none"/"dllm"; DLLM_E_INVALID_ARG otherwise. */
+/* Parses "low_confidence"/"random" and "none"/"dllm"/"prefix"/"dual";
+ * DLLM_E_INVALID_ARG otherwise. */
 dllm_status dllm_remasking_parse(const char *s, dllm_remasking *out);
 const char *dllm_remasking_name(dllm_remasking r);
 dllm_status dllm_cache_policy_parse(const char *s, dllm_cache_policy *out);
@@ -183,6 +194,7 @@ typedef struct dllm_seq_stats {
     int32_t gen_length;
     int32_t steps;     /* denoising steps done */
     int32_t forwards;  /* model forwards done (2 per step with CFG, fewer with reuse) */
+    int32_t completion_tokens; /* generated tokens before the first EOS/EOT (all if none) */
     double forward_ms; /* time spent in this sequence's steps (shared batch time) */
     int64_t rows_q;    /* rows through Q, K, W_o (the rows whose attention ran) */
     int64_t rows_v;    /* rows through the V projection (includes V-verify rows) */
