@@ -73,6 +73,10 @@ START_TEST(test_usage_errors)
     expect("generate --prompt x --cache dllm --layer0-refresh maybe", 2, "on or off");
     expect("generate --prompt x --cache dllm --cfg-interval 3", 2, "cfg_scale");
     expect("bench --synthetic gpt-5 --dry-run", 2, "llada-8b");
+    expect("generate --prompt x --threshold 1.5", 2, "--threshold");
+    expect("generate --prompt x --threshold 0.9 --factor 1", 2, "one of them");
+    expect("generate --prompt x --factor -1", 2, "--factor");
+    expect("generate --prompt x --cache fast", 2, "prefix or dual");
     expect("tokenize", 2, "--text is required");
     expect("inspect --json extra", 2, "unexpected argument");
 }
