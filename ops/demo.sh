@@ -15,7 +15,10 @@ ninja -C build dllm
 system="You are a careful assistant. Answer with the result only."
 prompt="What is 17 + 25?"
 echo "== model"
-build/bin/dllm inspect | head -20
-echo "== dllm generate --system \"$system\" --prompt \"$prompt\""
-build/bin/dllm generate --system "$system" --prompt "$prompt" \
-  --gen-length 32 --steps 32 --block-length 8 --json "$@"
+{ build/bin/dllm inspect || true; } | head -12
+for cache in none dllm; do
+  echo "== dllm generate --cache $cache --system \"$system\" --prompt \"$prompt\""
+  build/bin/dllm generate --system "$system" --prompt "$prompt" \
+    --gen-length 32 --steps 32 --block-length 8 --cache "$cache" --json "$@" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); c=d["compute"]; print("answer: %r\n%d steps, %d forwards, %.1f ms, %.2fx fewer FLOPs than no cache" % (d["text"], d["steps"], d["forwards"], d["elapsed_ms"], c["flops_ratio"]))'
+done

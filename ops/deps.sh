@@ -10,7 +10,7 @@
 set -euo pipefail
 
 what="${1:-build}"
-pkgs=(build-essential cmake ninja-build pkg-config libpcre2-dev libcjson-dev libopenblas-dev)
+pkgs=(build-essential cmake ninja-build pkg-config libpcre2-dev libcjson-dev libopenblas-dev python3)
 case "$what" in
   build) ;;
   test) pkgs+=(check clang-14 libclang-rt-14-dev) ;;
