@@ -245,7 +245,8 @@ int cli_eval(int argc, char **argv)
     dllm_model_info mi;
     dllm_engine_model_info(e, &mi);
     size_t next = 0, done = 0;
-    double flops = 0, flops_none = 0;
+    double flops = 0, flops_none = 0, forwards = 0, steps = 0, completion = 0;
+    size_t feature_bytes = 0;
     double t0 = now_s();
     while (done < n_items) {
         /* fill free slots, then step all of them once */
@@ -260,6 +261,8 @@ int cli_eval(int argc, char **argv)
                     fprintf(stderr, "dllm eval: item %s: %s\n", it->id, err);
                     goto out;
                 }
+                size_t fb = dllm_seq_bytes(e, n_ids, &gp);
+                if (fb > feature_bytes) feature_bytes = fb;
                 dllm_status rc = dllm_seq_new(e, ids, n_ids, &gp, &seqs[s]);
                 free(ids);
                 if (rc != DLLM_OK) {
@@ -293,6 +296,9 @@ int cli_eval(int argc, char **argv)
             dllm_seq_stats_get(seqs[s], &st);
             flops += st.flops;
             flops_none += st.flops_none;
+            forwards += st.forwards;
+            steps += st.steps;
+            completion += st.completion_tokens;
             it->tokens = malloc(n_out * sizeof *it->tokens);
             if (it->tokens == NULL) goto out;
             memcpy(it->tokens, toks, n_out * sizeof *it->tokens);
@@ -373,12 +379,25 @@ int cli_eval(int argc, char **argv)
         cJSON_AddNumberToObject(root, "flops", flops);
         cJSON_AddNumberToObject(root, "flops_none", flops_none);
         cJSON_AddNumberToObject(root, "flops_ratio", flops > 0 ? flops_none / flops : 0.0);
+        cJSON_AddNumberToObject(root, "forwards", forwards);
+        cJSON_AddNumberToObject(root, "steps", steps);
+        cJSON_AddNumberToObject(root, "completion_tokens", completion);
+        /* decoded positions per model forward (gen_length per item; with early stop the
+         * EOS fill after the answer counts too) */
+        cJSON_AddNumberToObject(root, "tokens_per_forward",
+                                forwards > 0 ? (double)n_items * gp.gen_length / forwards : 0);
+        cJSON_AddNumberToObject(root, "flops_per_output_token",
+                                completion > 0 ? flops / completion : 0);
+        cJSON_AddNumberToObject(root, "feature_bytes_per_seq", (double)feature_bytes);
         cJSON_AddNumberToObject(pj, "gen_length", gp.gen_length);
         cJSON_AddNumberToObject(pj, "steps", gp.steps);
         cJSON_AddNumberToObject(pj, "block_length", gp.block_length);
         cJSON_AddNumberToObject(pj, "temperature", gp.temperature);
         cJSON_AddStringToObject(pj, "remasking", dllm_remasking_name(gp.remasking));
         cJSON_AddStringToObject(pj, "cache", dllm_cache_policy_name(gp.cache));
+        cJSON_AddNumberToObject(pj, "threshold", gp.threshold);
+        cJSON_AddNumberToObject(pj, "factor", gp.factor);
+        cJSON_AddBoolToObject(pj, "early_stop", gp.early_stop);
         if (gp.cache == DLLM_CACHE_DLLM) {
             cJSON_AddNumberToObject(pj, "kp", gp.cache_params.kp);
             cJSON_AddNumberToObject(pj, "kr", gp.cache_params.kr);
