@@ -1,24 +1,64 @@
 #!/usr/bin/env bash
-# ops/demo.sh -- the README's main command: installs what it needs, builds dllm, and
-# generates with the model shipped in models/ (no download, no GPU needed).
+# ops/demo.sh -- the README's main command: the whole request/reply path on one machine.
 #
-# Usage: ops/demo.sh [extra `dllm generate` flags]
-# The Kafka worker path (dev broker, worker, submit) joins this script when the worker
-# lands; today it runs the engine through the CLI.
+# Installs what it needs (ops/deps.sh build), builds dllm, then starts a loopback Kafka
+# broker (dllm-devbroker, librdkafka's mock cluster), a redis-server on a unix socket and
+# dllm-worker with the model shipped in models/; submits a few requests that share a
+# system prompt with `dllm submit` (dLLM-Cache on), prints the replies and the worker's
+# metrics, and stops everything it started.
+#
+# Usage: ops/demo.sh [extra `dllm submit` flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ops/deps.sh build
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDLLM_TESTS=OFF >/dev/null
-ninja -C build dllm
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDLLM_TESTS=OFF \
+      -DDLLM_WORKER=ON >/dev/null
+ninja -C build dllm dllm-worker dllm-devbroker
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== model"
+{ build/bin/dllm inspect || true; } | head -6
+
+echo "== dev broker, redis, worker"
+build/bin/dllm-devbroker --topics dllm.requests:2,dllm.replies:1,dllm.requests.dlq:1 \
+  > "$work/broker.out" 2> "$work/broker.err" &
+pids+=($!)
+for _ in $(seq 100); do [[ -s "$work/broker.out" ]] && break; sleep 0.1; done
+bootstrap=$(head -1 "$work/broker.out")
+echo "broker at $bootstrap"
+redis-server --port 0 --unixsocket "$work/redis.sock" --save '' --appendonly no \
+  --dir "$work" > "$work/redis.log" 2>&1 &
+pids+=($!)
+http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+build/bin/dllm-worker --bootstrap "$bootstrap" --redis "unix://$work/redis.sock" \
+  --http "127.0.0.1:$http_port" --group demo-$$ > "$work/worker.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 300); do
+  curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null || {
+  echo "the worker did not become ready; its log:" >&2
+  cat "$work/worker.log" >&2
+  exit 1
+}
+echo "worker ready (http://127.0.0.1:$http_port)"
 
 system="You are a careful assistant. Answer with the result only."
-prompt="What is 17 + 25?"
-echo "== model"
-{ build/bin/dllm inspect || true; } | head -12
-for cache in none dllm; do
-  echo "== dllm generate --cache $cache --system \"$system\" --prompt \"$prompt\""
-  build/bin/dllm generate --system "$system" --prompt "$prompt" \
-    --gen-length 32 --steps 32 --block-length 8 --cache "$cache" --json "$@" |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); c=d["compute"]; print("answer: %r\n%d steps, %d forwards, %.1f ms, %.2fx fewer FLOPs than no cache" % (d["text"], d["steps"], d["forwards"], d["elapsed_ms"], c["flops_ratio"]))'
+for prompt in "What is 17 + 25?" "What is 40 - 8?" "Copy: a b c"; do
+  echo "== dllm submit --system \"$system\" --prompt \"$prompt\" --cache dllm"
+  build/bin/dllm submit --bootstrap "$bootstrap" --timeout 120 --system "$system" \
+    --prompt "$prompt" --gen-length 32 --steps 32 --block-length 8 --cache dllm "$@"
 done
+
+echo "== worker metrics"
+curl -sf "http://127.0.0.1:$http_port/metrics" | grep -E '^dllm_' | grep -vE '_bucket|} 0$' || true

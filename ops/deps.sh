@@ -2,18 +2,23 @@
 # ops/deps.sh -- installs the Debian packages dllm needs to build and test, if missing.
 #
 # Usage: ops/deps.sh [build|test|reference]
-#   build      compiler, CMake, libraries of the engine and CLI (default)
-#   test       build + Check, clang/libFuzzer, Node.js for the tokenizer parity test
+#   build      compiler, CMake, libraries of the engine, CLI and Kafka worker, redis-server
+#              (default)
+#   test       build + Check, clang/libFuzzer, kcat and the Python Kafka client for the worker
+#              tests, Node.js for the tokenizer parity and chart tests
 #   reference  test + PyTorch for ops/reference (only to regenerate golden data)
 # Runs apt-get only when a package is missing (so it is quick on a prepared machine);
 # needs root for that (or sudo, used when present).
 set -euo pipefail
 
 what="${1:-build}"
-pkgs=(build-essential cmake ninja-build pkg-config libpcre2-dev libcjson-dev libopenblas-dev python3)
+pkgs=(build-essential cmake ninja-build pkg-config libpcre2-dev libcjson-dev libopenblas-dev python3
+      librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libhiredis-dev libmicrohttpd-dev
+      redis-server curl)
 case "$what" in
   build) ;;
-  test) pkgs+=(check clang-14 libclang-rt-14-dev) ;;
+  test) pkgs+=(check clang-14 libclang-rt-14-dev kcat python3-confluent-kafka python3-protobuf
+              protobuf-compiler) ;;
   reference) pkgs+=(check clang-14 libclang-rt-14-dev python3-torch python3-numpy) ;;
   *) echo "usage: ops/deps.sh [build|test|reference]" >&2; exit 2 ;;
 esac

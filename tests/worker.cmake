@@ -1,4 +1,5 @@
-# Worker tests (DLLM_WORKER=ON only): the codec's Check suite and the Kafka integration
+# Worker tests (DLLM_WORKER=ON only): the Check suites (codec; config, dedupe LRU and
+# metrics) and the Kafka integration
 # scripts in tests/worker/ (label kafka), each starting its own dllm-devbroker (and
 # redis-server where needed) on loopback.
 if(DLLM_FUZZ AND TARGET fuzz_request)
@@ -13,6 +14,11 @@ if(DLLM_WORKER)
   target_link_libraries(test_codec PRIVATE dllm_testutil dllm_worker_codec dllm_warnings)
   add_test(NAME test_codec COMMAND test_codec)
   set_tests_properties(test_codec PROPERTIES LABELS "cpu;kafka" TIMEOUT 120)
+
+  add_executable(test_worker_units ${CMAKE_CURRENT_SOURCE_DIR}/worker/test_worker_units.c)
+  target_link_libraries(test_worker_units PRIVATE dllm_testutil dllm_worker_lib dllm_warnings)
+  add_test(NAME test_worker_units COMMAND test_worker_units)
+  set_tests_properties(test_worker_units PROPERTIES LABELS "cpu;kafka" TIMEOUT 120)
 
   file(GLOB DLLM_WORKER_SCRIPTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/worker/test_*.sh)
   foreach(script ${DLLM_WORKER_SCRIPTS})

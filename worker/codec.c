@@ -365,6 +365,12 @@ dllm_status dllm_gen_request_decode(const void *buf, size_t len, const dllm_code
         ec = DLLM_ERRC_MALFORMED;
         rc = DLLM_E_FORMAT;
         set_msg(msg, msgn, "cannot decode %zu bytes as dllm.v1.GenerateRequest", len);
+        /* the headers may still address an error reply */
+        if (hints != NULL && hints->correlation_id != NULL && hints->correlation_id[0] != '\0' &&
+            strlen(hints->correlation_id) <= MAX_ID_BYTES)
+            out->request_id = dup_str(hints->correlation_id, &ok);
+        if (hints != NULL && dllm_topic_name_valid(hints->reply_to))
+            out->reply_topic = dup_str(hints->reply_to, &ok);
         goto out;
     }
 

@@ -13,7 +13,8 @@
  *   what the engine accepts (plus the limits below).
  * - On failure the request keeps what could be read before the failure: request_id,
  *   reply_topic and metadata are taken first, so that even an invalid request can get an
- *   addressed error reply. Undecodable bytes give MALFORMED and nothing else.
+ *   addressed error reply. Undecodable bytes give MALFORMED, addressed from the headers
+ *   (hints) alone.
  * - The prompt-length check for text prompts needs the tokenizer and happens in the
  *   worker (dllm_gen_request_check_length); token-id prompts are checked here too.
  * - Pure functions: no globals, safe from any thread. Every string in dllm_gen_request is a

@@ -21,16 +21,18 @@ GROUP="g-$$-$RANDOM"
 # tiny generations keep the CPU work small
 GEN=(--gen-length 8 --steps 8 --block-length 8)
 
-for tool in kcat protoc-c; do
-    command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
 
 cleanup() {
     local rc=$?
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.2
+    for _ in $(seq 50); do
+        local alive=0
+        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive -eq 0 ] && break
+        sleep 0.1
+    done
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    if [ $rc -ne 0 ]; then
+    if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
         echo "---- test failed (rc=$rc); logs in $T ----"
         for f in "$T"/*.err; do [ -f "$f" ] && { echo "== $f"; tail -n 30 "$f"; }; done
     else
@@ -39,6 +41,12 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
+
+for tool in kcat protoc-c curl; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+# a private copy of the shipped model: it may be rewritten (retrained) while tests run
+cp -r "$DLLM_SOURCE_DIR/models/llada-tiny" "$T/model"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -72,11 +80,11 @@ broker_cmd() { echo "$*" >&9; }
 start_worker() {
     local name=$1; shift
     "$BIN/dllm-worker" --bootstrap "$BS" --group "$GROUP" --http 127.0.0.1:0 \
-        --kafka-prop session.timeout.ms=6000 --kafka-prop heartbeat.interval.ms=500 \
+        --model "$T/model" --model-id llada-tiny --kafka-prop session.timeout.ms=6000 --kafka-prop heartbeat.interval.ms=500 \
         --stats-interval 1000 "$@" >"$T/$name.out" 2>>"$T/$name.err" &
     WPID=$!
     PIDS+=("$WPID")
-    wait_until 30 grep -q 'listening on port' "$T/$name.err" || fail "$name: no http port"
+    wait_until 30 grep -qs 'listening on port' "$T/$name.err" || fail "$name: no http port"
     WPORT=$(grep -o 'listening on port [0-9]*' "$T/$name.err" | tail -n 1 | awk '{print $4}')
     wait_until 60 ready "$WPORT" || fail "$name: not ready within 60 s"
 }

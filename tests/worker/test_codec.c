@@ -449,6 +449,8 @@ START_TEST(test_truncated_and_garbage)
     dllm_codec_limits l = test_limits();
     int fails = 0;
     static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x80};
+    dllm_gen_request_hints hh = {.correlation_id = "hdr-1", .reply_to = "r.t",
+                                 .deadline_unix_ms = 0};
 
     rb_init(&b);
     b.m.system = "a system prompt";
@@ -466,9 +468,11 @@ START_TEST(test_truncated_and_garbage)
         dllm_gen_request_deinit(&r);
     }
     ck_assert_int_gt(fails, (int)n / 2);
-    ck_assert_int_eq(dllm_gen_request_decode(garbage, sizeof garbage, &l, NULL, &r, &code, msg,
+    ck_assert_int_eq(dllm_gen_request_decode(garbage, sizeof garbage, &l, &hh, &r, &code, msg,
                                          sizeof msg), DLLM_E_FORMAT);
     ck_assert_int_eq(code, DLLM_ERRC_MALFORMED);
+    ck_assert_str_eq(r.request_id, "hdr-1"); /* still addressable from the headers */
+    ck_assert_str_eq(r.reply_topic, "r.t");
     dllm_gen_request_deinit(&r);
     free(buf);
 }

@@ -18,6 +18,9 @@ static void usage(FILE *f)
             "  inspect    print a checkpoint's config and tensor table\n"
             "  eval       accuracy on a task file (ops/tasks) through the engine\n"
             "  bench      cost of a setting, cached against uncached (analytic or timed)\n"
+#ifdef DLLM_HAVE_WORKER
+            "  submit     send requests to dllm-worker over Kafka and print the replies\n"
+#endif
             "  batch      offline generation: JSONL requests in, JSONL results out\n"
             "\n"
             "Run 'dllm <command> --help' for the options of a command.\n"
@@ -44,6 +47,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "inspect") == 0) return cli_inspect(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return cli_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cli_bench(argc - 1, argv + 1);
+#ifdef DLLM_HAVE_WORKER
+    if (strcmp(cmd, "submit") == 0) return cli_submit(argc - 1, argv + 1);
+#endif
     if (strcmp(cmd, "batch") == 0) return cli_batch(argc - 1, argv + 1);
     fprintf(stderr, "dllm: unknown command '%s'\n\n", cmd);
     usage(stderr);
