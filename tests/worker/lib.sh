@@ -45,8 +45,15 @@ trap cleanup EXIT
 for tool in kcat protoc-c curl; do
     command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
-# a private copy of the shipped model: it may be rewritten (retrained) while tests run
-cp -r "$DLLM_SOURCE_DIR/models/llada-tiny" "$T/model"
+# a private copy of the shipped model (the trained one, else the random one the CLI falls
+# back to): it may be rewritten (retrained) while tests run
+for m in llada-tiny llada-tiny-random; do
+    if [ -f "$DLLM_SOURCE_DIR/models/$m/config.json" ]; then
+        cp -r "$DLLM_SOURCE_DIR/models/$m" "$T/model"
+        break
+    fi
+done
+[ -d "$T/model" ] || { echo "FAIL: no shipped model under $DLLM_SOURCE_DIR/models" >&2; exit 1; }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
