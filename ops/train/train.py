@@ -1,0 +1,376 @@
+"""Train the small LLaDA-architecture masked diffusion model that ships with the repo.
+
+Design
+------
+One command does everything (see ops/train/README.md):
+
+  1. tokenizer: if <work>/tokenizer.json is missing, build a corpus from the training
+     split of the task suite and train a byte-level BPE tokenizer on it with
+     ops/train/bpe_fallback.py (default; ops/tokenizer/train_bpe.py was not available
+     when the shipped model was trained) or --tokenizer-trainer ops-tokenizer. In that corpus every run of
+     digits is cut to its first digit, so BPE learns no multi-digit tokens and numbers
+     are always spelled digit by digit (arithmetic is learnable at this size);
+  2. data: an endless, deterministic stream of training items (ops/tasks/tasks.py,
+     split "train", items of the committed evaluation files excluded by exact text).
+     Step s uses pool s // POOL of POOL * batch consecutive stream items, sorted by
+     length and cut into POOL batches, visited in a seeded order; so the batch of a step
+     is a pure function of (seed, step) and a resumed run sees the same data;
+  3. objective (LLaDA SFT): sequence = chat prompt + response, response = answer ids,
+     <|eot_id|>, <|endoftext|> padding to gen_length (and to the batch's longest row, as
+     LLaDA's SFT pads with EOS). Per row t ~ U(0,1) (stratified over the batch),
+     p = (1 - eps) t + eps, every response token is replaced by <|mdm_mask|> with
+     probability p, the prompt is never masked; loss = sum over masked tokens of
+     CE / p, divided by the row's response length, averaged over rows;
+  4. model: ops/reference/llada_model.LLaDAModel (bidirectional, RoPE, RMSNorm, SwiGLU,
+     no biases, untied head), fp32 on the CPU, AdamW, linear warmup + cosine decay,
+     gradient clipping; the LM head is applied only at masked positions;
+  5. every --ckpt-every steps: a resumable state in <work>/state.pt and a usable
+     checkpoint (bf16, HF LLaDA layout) in --out; every --eval-every steps the exact-match
+     accuracy on ops/tasks/eval_small.jsonl with the reference sampler;
+  6. at the end: the checkpoint, then the full evaluation (ops/tasks/eval_split.jsonl)
+     of the checkpoint as written (bf16 weights), then the model card --out/README.md.
+
+Reproducibility: torch.manual_seed(seed) before init, per-step mask noise from a torch
+Generator seeded with (seed, step), data as above; with the same thread count a run is
+bit-for-bit repeatable (float summation order depends on the thread count).
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+
+# On a shared machine OpenMP's default active spin-waiting makes every torch op wait for
+# descheduled threads (measured: ~4x slower steps under load); must be set before torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch
+import torch.nn.functional as F
+
+import common
+from common import Codec, hidden_states, lm, tasks
+
+POOL = 8
+EPS = 1e-3
+
+
+def log(msg, fh=None):
+    line = time.strftime("%H:%M:%S ") + msg
+    print(line, flush=True)
+    if fh is not None:
+        fh.write(line + "\n")
+        fh.flush()
+
+
+# --------------------------------------------------------------------------- tokenizer
+
+def tokenizer_corpus(path, seed, n_items, exclude):
+    """Corpus text for BPE training: training chats as plain text (role names, user
+    message, answer; the shared system prompt once per 20 items, "system" with it),
+    every digit run cut to its first digit."""
+    import re
+    digits = re.compile(r"[0-9]+")
+    short = lambda s: digits.sub(lambda m: m.group(0)[0], s)  # noqa: E731
+    with open(path, "w", encoding="utf-8") as f:
+        for k, (_, it) in zip(range(n_items), tasks.train_stream(seed + 7919, exclude)):
+            if k % 20 == 0:   # the shared system prompt (in every chat) at 1/20 weight
+                f.write("system\n\n" + short(it["system"]) + "\n")
+            f.write(short("user\n\n" + it["user"] + "\nassistant\n\n" + it["answer"]) + "\n")
+
+
+def ensure_tokenizer(work, vocab_size, seed, exclude, logf, which):
+    path = os.path.join(work, "tokenizer.json")
+    if os.path.isfile(path):
+        return path
+    corpus = os.path.join(work, "tokenizer_corpus.txt")
+    tokenizer_corpus(corpus, seed, 20000, exclude)
+    if which == "ops-tokenizer":
+        trainer = os.path.join(common.ROOT, "ops", "tokenizer", "train_bpe.py")
+        if not os.path.isfile(trainer):
+            raise SystemExit("train.py: %s is missing" % trainer)
+        cmd = TOKENIZER_CMD(trainer, corpus, vocab_size, work)
+    else:
+        cmd = [sys.executable, os.path.join(common.HERE, "bpe_fallback.py"), "--corpus",
+               corpus, "--vocab-size", str(vocab_size), "--out", work]
+    log("training tokenizer: " + " ".join(cmd), logf)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit("train.py: tokenizer training failed:\n" + r.stdout + r.stderr)
+    if not os.path.isfile(path):
+        raise SystemExit("train.py: tokenizer trainer did not write %s" % path)
+    return path
+
+
+def TOKENIZER_CMD(trainer, corpus, vocab_size, outdir):
+    return [sys.executable, trainer, "--vocab-size", str(vocab_size), "--out", outdir, corpus]
+
+
+# --------------------------------------------------------------------------- data
+
+class Batches:
+    def __init__(self, codec, seed, batch, gen_length, exclude):
+        self.codec, self.seed, self.batch = codec, seed, batch
+        self.gen_length, self.exclude = gen_length, exclude
+        self._pool_id, self._pool = None, None
+
+    def _make_pool(self, j):
+        n = POOL * self.batch
+        rows = []
+        for i in range(j * n, (j + 1) * n):
+            it = tasks.make_item("train", self.seed, i)
+            if tasks.item_key(it) in self.exclude:
+                continue
+            rows.append((self.codec.prompt_ids(it),
+                         self.codec.response_ids(it["answer"], self.gen_length)))
+        rows.sort(key=lambda r: len(r[0]))
+        k = len(rows)
+        chunks = [rows[c * k // POOL:(c + 1) * k // POOL] for c in range(POOL)]
+        random.Random("pool:%d:%d" % (self.seed, j)).shuffle(chunks)
+        return chunks
+
+    def get(self, step):
+        j = step // POOL
+        if self._pool_id != j:
+            self._pool, self._pool_id = self._make_pool(j), j
+        rows = self._pool[step % POOL]
+        T = max(len(p) + len(r) for p, r in rows)
+        ids = torch.full((len(rows), T), self.codec.eos, dtype=torch.long)
+        resp = torch.zeros((len(rows), T), dtype=torch.bool)
+        for b, (p, r) in enumerate(rows):
+            ids[b, :len(p)] = torch.tensor(p)
+            ids[b, len(p):len(p) + len(r)] = torch.tensor(r)
+            resp[b, len(p):] = True
+        return ids, resp
+
+
+def llada_loss(model, ids, resp, mask_id, gen):
+    """LLaDA SFT loss on one batch; returns (loss, number of masked tokens)."""
+    B = ids.shape[0]
+    u = torch.rand((), generator=gen)
+    t = (u + torch.arange(B, dtype=torch.float32) / B) % 1.0   # stratified U(0,1)
+    p = (1 - EPS) * t + EPS
+    m = (torch.rand(ids.shape, generator=gen) < p[:, None]) & resp
+    noisy = torch.where(m, torch.full_like(ids, mask_id), ids)
+    h = hidden_states(model, noisy)
+    logits = model.transformer.ff_out(h[m])
+    ce = F.cross_entropy(logits, ids[m], reduction="none")
+    w = (1.0 / p)[:, None].expand_as(ids)[m]
+    row = torch.arange(B)[:, None].expand_as(ids)[m]
+    per_row = torch.zeros(B).index_add(0, row, ce * w)
+    loss = (per_row / resp.sum(1).float()).mean()
+    return loss, int(m.sum())
+
+
+# --------------------------------------------------------------------------- model
+
+def init_weights(model, seed):
+    torch.manual_seed(seed)
+    n_layers = model.config.n_layers
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight") or "ln_f" in name:
+                p.fill_(1.0)
+            elif name.endswith("attn_out.weight") or (".blocks." in name and
+                                                       name.endswith("ff_out.weight")):
+                p.normal_(0.0, 0.02 / math.sqrt(2 * n_layers))
+            else:
+                p.normal_(0.0, 0.02)
+
+
+def lr_at(step, steps, lr, warmup):
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    frac = (step - warmup) / max(1, steps - warmup)
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+
+def write_ckpt(out, model, tok_path, logf):
+    tmp = out.rstrip("/") + ".tmp"
+    if os.path.isdir(tmp):
+        shutil.rmtree(tmp)
+    os.makedirs(tmp)
+    readme = os.path.join(out, "README.md")
+    lm.write_checkpoint(tmp, model, {}, tok_path, dtype="BF16")
+    os.makedirs(out, exist_ok=True)
+    for fn in os.listdir(tmp):   # replace file by file (README.md is kept)
+        os.replace(os.path.join(tmp, fn), os.path.join(out, fn))
+    shutil.rmtree(tmp)
+    log("checkpoint written to %s%s" % (out, "" if os.path.exists(readme) else ""), logf)
+
+
+# --------------------------------------------------------------------------- main
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=os.path.join(common.ROOT, "models", "llada-tiny"))
+    ap.add_argument("--work", default=os.path.join(common.ROOT, "build", "llada-tiny-train"))
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--d-model", type=int, default=128)
+    ap.add_argument("--n-layers", type=int, default=4)
+    ap.add_argument("--n-heads", type=int, default=4)
+    ap.add_argument("--mlp-hidden", type=int, default=384)
+    ap.add_argument("--vocab-size", type=int, default=2048,
+                    help="target tokenizer size (the trainer may stop earlier)")
+    ap.add_argument("--tokenizer-trainer", choices=["ops-train", "ops-tokenizer"],
+                    default="ops-train",
+                    help="ops-train = ops/train/bpe_fallback.py (used for the shipped "
+                         "model), ops-tokenizer = ops/tokenizer/train_bpe.py")
+    ap.add_argument("--gen-length", type=int, default=common.DEFAULT_GEN_LENGTH)
+    ap.add_argument("--block-length", type=int, default=common.DEFAULT_BLOCK_LENGTH)
+    ap.add_argument("--sample-steps", type=int, default=common.DEFAULT_STEPS)
+    ap.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip (> 0)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ckpt-every", type=int, default=100)
+    ap.add_argument("--eval-every", type=int, default=400)
+    ap.add_argument("--time-limit-min", type=float, default=0.0,
+                    help="stop early (with a checkpoint) after this many minutes; 0 = off")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--skip-final-eval", action="store_true")
+    a = ap.parse_args(argv)
+    for k in ("steps", "batch", "d_model", "n_layers", "n_heads", "mlp_hidden", "vocab_size",
+              "gen_length", "block_length", "sample_steps", "threads", "ckpt_every",
+              "eval_every"):
+        if getattr(a, k) <= 0:
+            ap.error("--%s must be positive" % k.replace("_", "-"))
+    if not (a.clip > 0):
+        ap.error("--clip must be positive")
+    if not (0 < a.lr < 1):
+        ap.error("--lr must be in (0, 1)")
+    if a.warmup < 0 or a.weight_decay < 0 or a.time_limit_min < 0:
+        ap.error("--warmup, --weight-decay and --time-limit-min must be >= 0")
+    return a
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    torch.set_num_threads(a.threads)
+    os.makedirs(a.work, exist_ok=True)
+    logf = open(os.path.join(a.work, "train.log"), "a", encoding="utf-8")
+    log("args: " + json.dumps(vars(a), sort_keys=True), logf)
+    tdir = os.path.join(common.ROOT, "ops", "tasks")
+    eval_items = tasks.load_jsonl(os.path.join(tdir, "eval_split.jsonl"))
+    small_items = tasks.load_jsonl(os.path.join(tdir, "eval_small.jsonl"))
+    exclude = {tasks.item_key(it) for it in eval_items + small_items}
+
+    tok_path = ensure_tokenizer(a.work, a.vocab_size, a.seed, exclude, logf,
+                                a.tokenizer_trainer)
+    codec = Codec(tok_path)
+    log("tokenizer: %d ids, mask %d eos %d eot %d" % (codec.vocab_size, codec.mask, codec.eos,
+                                                       codec.eot), logf)
+    lens = [len(codec.prompt_ids(it)) for it in eval_items]
+    log("eval prompt tokens: min %d mean %.0f max %d; system prompt %d tokens" % (
+        min(lens), sum(lens) / len(lens), max(lens),
+        len(codec.tok.encode(tasks.SYSTEM_PROMPT))), logf)
+
+    cfg = lm.LLaDAConfig(d_model=a.d_model, n_layers=a.n_layers, n_heads=a.n_heads,
+                         mlp_hidden_size=a.mlp_hidden, vocab_size=codec.vocab_size,
+                         max_sequence_length=1024, mask_token_id=codec.mask,
+                         eos_token_id=codec.eos, pad_token_id=codec.eos)
+    model = lm.LLaDAModel(cfg)
+    init_weights(model, a.seed)
+    nparam = sum(p.numel() for p in model.parameters())
+    log("model: %d params (d %d, layers %d, heads %d, mlp %d, vocab %d)" % (
+        nparam, a.d_model, a.n_layers, a.n_heads, a.mlp_hidden, codec.vocab_size), logf)
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() != 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
+    state_path = os.path.join(a.work, "state.pt")
+    start, history, train_seconds = 0, [], 0.0
+    if a.resume:
+        if not os.path.isfile(state_path):
+            raise SystemExit("train.py: --resume but %s does not exist" % state_path)
+        st = torch.load(state_path)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        start, history, train_seconds = st["step"], st["history"], st["train_seconds"]
+        log("resumed at step %d" % start, logf)
+
+    batches = Batches(codec, a.seed, a.batch, a.gen_length, exclude)
+
+    def save_state(step):
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                    "history": history, "train_seconds": train_seconds,
+                    "args": vars(a)}, state_path + ".tmp")
+        os.replace(state_path + ".tmp", state_path)
+        write_ckpt(a.out, model, tok_path, logf)
+
+    t_run = time.time()
+    run_avg, step = None, start
+    for step in range(start, a.steps):
+        t0 = time.time()
+        model.train()
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, a.steps, a.lr, a.warmup)
+        gen = torch.Generator().manual_seed(a.seed * 1000003 + step)
+        ids, resp = batches.get(step)
+        loss, nm = llada_loss(model, ids, resp, codec.mask, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip))
+        opt.step()
+        dt = time.time() - t0
+        train_seconds += dt
+        lv = float(loss)
+        run_avg = lv if run_avg is None else 0.98 * run_avg + 0.02 * lv
+        history.append({"step": step + 1, "loss": lv, "s": round(dt, 3),
+                        "T": int(ids.shape[1])})
+        if (step + 1) % 10 == 0 or step == start:
+            log("step %d/%d loss %.4f avg %.4f gnorm %.2f lr %.2e T %d %.2fs/step" % (
+                step + 1, a.steps, lv, run_avg, gnorm, opt.param_groups[0]["lr"],
+                ids.shape[1], dt), logf)
+        done = step + 1 == a.steps
+        over = a.time_limit_min > 0 and time.time() - t_run > a.time_limit_min * 60
+        if (step + 1) % a.ckpt_every == 0 or done or over:
+            save_state(step + 1)
+        if (step + 1) % a.eval_every == 0 and not done:
+            te = time.time()
+            r = common.evaluate(model, codec, small_items, a.gen_length, a.block_length,
+                                a.sample_steps)
+            history[-1]["eval_small"] = r["overall"]
+            log("eval_small step %d: %.3f %s (%.0fs)" % (step + 1, r["overall"], json.dumps(
+                {k: round(v["acc"], 2) for k, v in r["per_task"].items()}),
+                time.time() - te), logf)
+        if over:
+            log("time limit reached at step %d" % (step + 1), logf)
+            break
+    final_step = step + 1 if a.steps > start else start
+    if a.steps <= start:
+        log("nothing to train (already at step %d)" % start, logf)
+        save_state(start)
+
+    summary = {"steps_done": final_step, "steps_planned": a.steps,
+               "train_seconds": round(train_seconds, 1), "params": nparam,
+               "history": history}
+    with open(os.path.join(a.work, "summary.json"), "w") as f:
+        json.dump(summary, f)
+    if a.skip_final_eval:
+        return 0
+    # final evaluation of the checkpoint exactly as written (bf16 weights)
+    te = time.time()
+    ck, _ = lm.load_checkpoint(a.out)
+    res = common.evaluate(ck, codec, eval_items, a.gen_length, a.block_length,
+                          a.sample_steps, keep_predictions=True)
+    res["eval_seconds"] = round(time.time() - te, 1)
+    with open(os.path.join(a.work, "eval_final.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    log("final eval: %.3f %s" % (res["overall"], json.dumps(
+        {k: round(v["acc"], 3) for k, v in res["per_task"].items()})), logf)
+    import model_card
+    model_card.write(a, summary, res, codec, lens, argv if argv is not None else sys.argv[1:])
+    log("model card written", logf)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
