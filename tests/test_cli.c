@@ -270,6 +270,67 @@ START_TEST(test_batch)
 }
 END_TEST
 
+/* dllm eval on the shipped model equals the PyTorch reference sampler item for item
+ * (tests/data/golden/eval_small_llada_tiny.json, written by
+ * `/usr/bin/python3 ops/train/eval_ref.py --model models/llada-tiny
+ *  --items ops/tasks/eval_small.jsonl --gen-length 8 --block-length 8 --steps 8 --json F`;
+ * regenerate it whenever models/llada-tiny changes). */
+START_TEST(test_eval_matches_reference)
+{
+    char gpath[1024], outp[] = "/tmp/dllm-eval-XXXXXX", args[1024];
+    size_t len;
+    int code, fd = mkstemp(outp);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    char *txt = tu_read_file(tu_data_path(gpath, sizeof gpath, "golden/eval_small_llada_tiny.json"),
+                             &len);
+    ck_assert_ptr_nonnull(txt);
+    cJSON *ref = cJSON_Parse(txt);
+    free(txt);
+    ck_assert_ptr_nonnull(ref);
+    snprintf(args, sizeof args,
+             "eval --model models/llada-tiny --tasks ops/tasks/eval_small.jsonl --gen-length 8 "
+             "--steps 8 --block-length 8 --batch 4 --json --out %s", outp);
+    char *o = run(args, &code);
+    ck_assert_msg(code == 0, "eval failed:\n%s", o);
+    cJSON *sum = cJSON_Parse(o);
+    ck_assert_ptr_nonnull(sum);
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(sum, "accuracy")->valuedouble,
+                            cJSON_GetObjectItem(ref, "overall")->valuedouble, 1e-12);
+    ck_assert_int_eq((int)cJSON_GetObjectItem(sum, "items")->valuedouble,
+                     cJSON_GetArraySize(cJSON_GetObjectItem(ref, "predictions")));
+    free(o);
+    char *lines = tu_read_file(outp, &len);
+    ck_assert_ptr_nonnull(lines);
+    int checked = 0;
+    for (char *line = strtok(lines, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        const char *id = cJSON_GetObjectItem(j, "id")->valuestring;
+        const cJSON *p;
+        cJSON_ArrayForEach(p, cJSON_GetObjectItem(ref, "predictions"))
+        {
+            if (strcmp(cJSON_GetObjectItem(p, "id")->valuestring, id) != 0) continue;
+            char want[512];
+            snprintf(want, sizeof want, "%s", cJSON_GetObjectItem(p, "prediction")->valuestring);
+            /* both sides strip surrounding whitespace before scoring */
+            size_t a = strspn(want, " \t\n"), n = strlen(want);
+            while (n > a && strchr(" \t\n", want[n - 1])) n--;
+            want[n] = '\0';
+            ck_assert_msg(strcmp(want + a, cJSON_GetObjectItem(j, "prediction")->valuestring) == 0,
+                          "item %s: engine '%s', reference '%s'", id,
+                          cJSON_GetObjectItem(j, "prediction")->valuestring, want + a);
+            checked++;
+        }
+        cJSON_Delete(j);
+    }
+    ck_assert_int_eq(checked, 42);
+    free(lines);
+    cJSON_Delete(sum);
+    cJSON_Delete(ref);
+    unlink(outp);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli");
@@ -280,6 +341,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_generate_matches_reference);
     tcase_add_test(tc, test_default_model_and_tools);
     tcase_add_test(tc, test_batch);
+    tcase_add_test(tc, test_eval_matches_reference);
     suite_add_tcase(s, tc);
     return s;
 }
