@@ -15,156 +15,27 @@
 #include "dllm/dllm.h"
 #include "testutil.h"
 
-static cJSON *load_json(const char *rel)
-{
-    char path[1024];
-    size_t len;
-    char *txt = tu_read_file(tu_data_path(path, sizeof path, rel), &len);
-    ck_assert_msg(txt != NULL,
-                  "missing %s; hint: /usr/bin/python3 ops/reference/make_golden_fastdllm.py", path);
-    cJSON *j = cJSON_ParseWithLength(txt, len);
-    free(txt);
-    ck_assert_msg(j != NULL, "%s is not JSON", path);
-    return j;
-}
-
-static int32_t *json_ids(const cJSON *a, size_t *n)
-{
-    *n = (size_t)cJSON_GetArraySize(a);
-    int32_t *v = malloc((*n ? *n : 1) * sizeof *v);
-    for (size_t i = 0; i < *n; i++) v[i] = (int32_t)cJSON_GetArrayItem(a, (int)i)->valuedouble;
-    return v;
-}
-
-static double num(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItem(o, k);
-    ck_assert_msg(cJSON_IsNumber(v), "golden field '%s' missing", k);
-    return v->valuedouble;
-}
-
-static void params_from_json(const cJSON *p, dllm_gen_params *gp)
-{
-    dllm_gen_params_init(gp);
-    gp->gen_length = (int32_t)num(p, "gen_length");
-    gp->steps = (int32_t)num(p, "steps");
-    gp->block_length = (int32_t)num(p, "block_length");
-    gp->temperature = (float)num(p, "temperature");
-    gp->cfg_scale = (float)num(p, "cfg_scale");
-    ck_assert_int_eq(dllm_remasking_parse(cJSON_GetObjectItem(p, "remasking")->valuestring,
-                                          &gp->remasking),
-                     DLLM_OK);
-    gp->seed = (uint64_t)num(p, "seed");
-    gp->logits_eos_inf = cJSON_IsTrue(cJSON_GetObjectItem(p, "logits_eos_inf"));
-    gp->confidence_eos_eot_inf = cJSON_IsTrue(cJSON_GetObjectItem(p, "confidence_eos_eot_inf"));
-    const cJSON *c = cJSON_GetObjectItem(p, "cache");
-    if (c == NULL) return;
-    ck_assert_int_eq(dllm_cache_policy_parse(cJSON_GetObjectItem(c, "policy")->valuestring,
-                                             &gp->cache),
-                     DLLM_OK);
-    if (gp->cache != DLLM_CACHE_DLLM) return;
-    gp->cache_params.kp = (int32_t)num(c, "kp");
-    gp->cache_params.kr = (int32_t)num(c, "kr");
-    gp->cache_params.rho = num(c, "rho");
-    gp->cache_params.layer0_refresh = cJSON_IsTrue(cJSON_GetObjectItem(c, "layer0_refresh"));
-    gp->cache_params.cfg_interval = (int32_t)num(c, "cfg_interval");
-}
-
-static void decode_from_json(const cJSON *p, dllm_gen_params *gp)
-{
-    const cJSON *d = cJSON_GetObjectItem(p, "decode");
-    if (d == NULL) return;
-    gp->threshold = (float)num(d, "threshold");
-    gp->factor = (float)num(d, "factor");
-    gp->early_stop = cJSON_IsTrue(cJSON_GetObjectItem(d, "early_stop"));
-}
-
-static dllm_engine *open_engine(const char *ckname)
-{
-    dllm_engine_config ec;
-    dllm_engine *e = NULL;
-    char dir[1024], err[512];
-    dllm_engine_config_init(&ec);
-    ec.model_dir = tu_data_path(dir, sizeof dir, ckname);
-    ec.n_threads = 0; /* OMP_NUM_THREADS / OPENBLAS_NUM_THREADS (ops/test.sh sets 1) */
-    ck_assert_msg(dllm_engine_new(&ec, &e, err, sizeof err) == DLLM_OK, "%s", err);
-    return e;
-}
-
 START_TEST(test_traces)
 {
-    cJSON *root = load_json("golden/traces_fast.json");
-    const cJSON *cases = cJSON_GetObjectItem(root, "cases");
-    int n_cases = cJSON_GetArraySize(cases);
-    ck_assert_int_ge(n_cases, 10);
-    dllm_engine *e = NULL;
-    char cur[256] = "";
-    int n_fast = 0, n_early = 0;
-    for (int c = 0; c < n_cases; c++) {
-        const cJSON *cs = cJSON_GetArrayItem(cases, c);
-        const char *name = cJSON_GetObjectItem(cs, "name")->valuestring;
-        const char *ckname = cJSON_GetObjectItem(cs, "checkpoint")->valuestring;
-        const cJSON *trace = cJSON_GetObjectItem(cs, "trace");
-        size_t n_prompt, n_out;
-        int32_t *prompt = json_ids(cJSON_GetObjectItem(cs, "prompt_ids"), &n_prompt);
-        int32_t *want_out = json_ids(cJSON_GetObjectItem(cs, "output_ids"), &n_out);
+    cJSON *root = tu_load_json("golden/traces_fast.json");
+    const cJSON *cases = cJSON_GetObjectItem(root, "cases"), *cs;
+    dllm_engine *e = tu_open_engine("tiny-llada-4l");
+    int n_fast = 0, n_early = 0, n = 0;
+    ck_assert_int_ge(cJSON_GetArraySize(cases), 10);
+    cJSON_ArrayForEach(cs, cases)
+    {
         dllm_gen_params gp;
-        dllm_seq *s = NULL;
-
-        params_from_json(cJSON_GetObjectItem(cs, "params"), &gp);
-        decode_from_json(cJSON_GetObjectItem(cs, "params"), &gp);
+        dllm_seq_stats st;
+        ck_assert_str_eq(cJSON_GetObjectItem(cs, "checkpoint")->valuestring, "tiny-llada-4l");
+        tu_params_from_json(cJSON_GetObjectItem(cs, "params"), &gp);
         n_fast += gp.cache == DLLM_CACHE_PREFIX || gp.cache == DLLM_CACHE_DUAL ||
                   gp.threshold > 0 || gp.factor > 0 || gp.early_stop;
         n_early += gp.early_stop;
-        if (strcmp(cur, ckname) != 0) {
-            dllm_engine_free(e);
-            e = open_engine(ckname);
-            snprintf(cur, sizeof cur, "%s", ckname);
-        }
-        ck_assert_msg(dllm_seq_new(e, prompt, n_prompt, &gp, &s) == DLLM_OK, "%s: %s", name,
-                      dllm_engine_last_error(e));
-        int step = 0;
-        while (!dllm_seq_finished(s)) {
-            ck_assert_int_eq(dllm_engine_step(e, &s, 1), DLLM_OK);
-            const cJSON *want_step = cJSON_GetArrayItem(trace, step);
-            ck_assert_msg(want_step != NULL, "%s: more steps than the reference", name);
-            size_t n_want, n_got;
-            int32_t *ws = json_ids(want_step, &n_want);
-            const int32_t *gs = dllm_seq_tokens(s, &n_got);
-            ck_assert_uint_eq(n_want, n_got);
-            for (size_t i = 0; i < n_got; i++)
-                ck_assert_msg(gs[i] == ws[i],
-                              "%s: step %d, generated position %zu: engine %d, reference %d", name,
-                              step + 1, i, (int)gs[i], (int)ws[i]);
-            free(ws);
-            step++;
-        }
-        ck_assert_int_eq(step, cJSON_GetArraySize(trace));
-        dllm_seq_stats st;
-        dllm_seq_stats_get(s, &st);
-        ck_assert_int_eq(st.forwards, (int)num(cs, "forwards"));
-        ck_assert_int_eq(st.steps, (int)num(cs, "steps"));
-        if (cJSON_GetObjectItem(cs, "completion_tokens"))
-            ck_assert_int_eq(st.completion_tokens, (int)num(cs, "completion_tokens"));
-        const cJSON *rows = cJSON_GetObjectItem(cs, "rows");
-        if (rows != NULL) {
-            ck_assert_msg(st.rows_q == (int64_t)num(rows, "q"), "%s: rows_q %lld, reference %.0f",
-                          name, (long long)st.rows_q, num(rows, "q"));
-            ck_assert_msg(st.rows_v == (int64_t)num(rows, "v"), "%s: rows_v %lld, reference %.0f",
-                          name, (long long)st.rows_v, num(rows, "v"));
-            ck_assert_msg(st.rows_mlp == (int64_t)num(rows, "mlp"),
-                          "%s: rows_mlp %lld, reference %.0f", name, (long long)st.rows_mlp,
-                          num(rows, "mlp"));
-        }
-        size_t n_got;
-        const int32_t *got = dllm_seq_tokens(s, &n_got);
-        ck_assert_uint_eq(n_got, n_out);
-        ck_assert_mem_eq(got, want_out, n_out * sizeof(int32_t));
-        printf("fast   %-34s steps=%3d forwards=%3d flops x%.2f ok\n", name, st.steps,
-               st.forwards, st.flops > 0 ? st.flops_none / st.flops : 0.0);
-        dllm_seq_free(s);
-        free(prompt);
-        free(want_out);
+        tu_replay_trace(e, cs, &st);
+        printf("fast   %-34s steps=%3d forwards=%3d flops x%.2f ok\n",
+               cJSON_GetObjectItem(cs, "name")->valuestring, st.steps, st.forwards,
+               st.flops > 0 ? st.flops_none / st.flops : 0.0);
+        n++;
     }
     ck_assert_int_ge(n_fast, 10);
     ck_assert_int_ge(n_early, 2);
@@ -172,7 +43,6 @@ START_TEST(test_traces)
     cJSON_Delete(root);
 }
 END_TEST
-
 
 START_TEST(test_bad_decode_parameters)
 {

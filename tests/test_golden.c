@@ -20,30 +20,9 @@
 #include "model.h"
 #include "testutil.h"
 
-static cJSON *load_json(const char *rel)
-{
-    char path[1024];
-    size_t len;
-    char *txt = tu_read_file(tu_data_path(path, sizeof path, rel), &len);
-    ck_assert_msg(txt != NULL, "missing %s; hint: /usr/bin/python3 ops/reference/make_golden.py",
-                  path);
-    cJSON *j = cJSON_ParseWithLength(txt, len);
-    free(txt);
-    ck_assert_msg(j != NULL, "%s is not JSON", path);
-    return j;
-}
-
-static int32_t *json_ids(const cJSON *a, size_t *n)
-{
-    *n = (size_t)cJSON_GetArraySize(a);
-    int32_t *v = malloc((*n ? *n : 1) * sizeof *v);
-    for (size_t i = 0; i < *n; i++) v[i] = (int32_t)cJSON_GetArrayItem(a, (int)i)->valuedouble;
-    return v;
-}
-
 START_TEST(test_logits)
 {
-    cJSON *root = load_json("golden/logits.json");
+    cJSON *root = tu_load_json("golden/logits.json");
     const cJSON *cases = cJSON_GetObjectItem(root, "cases");
     int n_cases = cJSON_GetArraySize(cases);
     ck_assert_int_ge(n_cases, 4);
@@ -55,7 +34,7 @@ START_TEST(test_logits)
         int64_t rows = (int64_t)cJSON_GetObjectItem(cs, "rows")->valuedouble;
         int64_t vocab = (int64_t)cJSON_GetObjectItem(cs, "vocab")->valuedouble;
         size_t n_ids, flen;
-        int32_t *ids = json_ids(cJSON_GetObjectItem(cs, "ids"), &n_ids);
+        int32_t *ids = tu_json_ids(cJSON_GetObjectItem(cs, "ids"), &n_ids);
         char dir[1024], fpath[1024], rel[512], err[512];
         dllm_checkpoint *ck = NULL;
         dllm_backend *be = NULL;
@@ -102,84 +81,25 @@ START_TEST(test_logits)
 }
 END_TEST
 
-static void params_from_json(const cJSON *p, dllm_gen_params *gp)
-{
-    dllm_gen_params_init(gp);
-    gp->gen_length = (int32_t)cJSON_GetObjectItem(p, "gen_length")->valuedouble;
-    gp->steps = (int32_t)cJSON_GetObjectItem(p, "steps")->valuedouble;
-    gp->block_length = (int32_t)cJSON_GetObjectItem(p, "block_length")->valuedouble;
-    gp->temperature = (float)cJSON_GetObjectItem(p, "temperature")->valuedouble;
-    gp->cfg_scale = (float)cJSON_GetObjectItem(p, "cfg_scale")->valuedouble;
-    ck_assert_int_eq(dllm_remasking_parse(cJSON_GetObjectItem(p, "remasking")->valuestring,
-                                          &gp->remasking),
-                     DLLM_OK);
-    gp->seed = (uint64_t)cJSON_GetObjectItem(p, "seed")->valuedouble;
-    gp->logits_eos_inf = cJSON_IsTrue(cJSON_GetObjectItem(p, "logits_eos_inf"));
-    gp->confidence_eos_eot_inf = cJSON_IsTrue(cJSON_GetObjectItem(p, "confidence_eos_eot_inf"));
-}
-
 START_TEST(test_traces)
 {
-    cJSON *root = load_json("golden/traces.json");
-    const cJSON *cases = cJSON_GetObjectItem(root, "cases");
-    int n_cases = cJSON_GetArraySize(cases);
-    ck_assert_int_ge(n_cases, 10);
+    cJSON *root = tu_load_json("golden/traces.json");
+    const cJSON *cases = cJSON_GetObjectItem(root, "cases"), *cs;
     dllm_engine *e = NULL;
-    char cur_ck[256] = "";
-    for (int c = 0; c < n_cases; c++) {
-        const cJSON *cs = cJSON_GetArrayItem(cases, c);
-        const char *name = cJSON_GetObjectItem(cs, "name")->valuestring;
+    char cur[256] = "";
+    ck_assert_int_ge(cJSON_GetArraySize(cases), 10);
+    cJSON_ArrayForEach(cs, cases)
+    {
         const char *ckname = cJSON_GetObjectItem(cs, "checkpoint")->valuestring;
-        const cJSON *trace = cJSON_GetObjectItem(cs, "trace");
-        size_t n_prompt, n_out;
-        int32_t *prompt = json_ids(cJSON_GetObjectItem(cs, "prompt_ids"), &n_prompt);
-        int32_t *want_out = json_ids(cJSON_GetObjectItem(cs, "output_ids"), &n_out);
-        dllm_gen_params gp;
-        dllm_seq *s = NULL;
-        char err[512], dir[1024];
-
-        params_from_json(cJSON_GetObjectItem(cs, "params"), &gp);
-        if (strcmp(cur_ck, ckname) != 0) {
-            dllm_engine_config ec;
-            dllm_engine_free(e);
-            dllm_engine_config_init(&ec);
-            ec.model_dir = tu_data_path(dir, sizeof dir, ckname);
-            ec.n_threads = 0; /* OMP_NUM_THREADS / OPENBLAS_NUM_THREADS (ops/test.sh sets 1) */
-            ck_assert_msg(dllm_engine_new(&ec, &e, err, sizeof err) == DLLM_OK, "%s", err);
-            snprintf(cur_ck, sizeof cur_ck, "%s", ckname);
-        }
-        ck_assert_msg(dllm_seq_new(e, prompt, n_prompt, &gp, &s) == DLLM_OK, "%s: %s", name,
-                      dllm_engine_last_error(e));
-        int step = 0;
-        while (!dllm_seq_finished(s)) {
-            ck_assert_int_eq(dllm_engine_step(e, &s, 1), DLLM_OK);
-            const cJSON *want_step = cJSON_GetArrayItem(trace, step);
-            ck_assert_msg(want_step != NULL, "%s: engine ran more steps than the reference",
-                          name);
-            size_t n_want, n_got;
-            int32_t *ws = json_ids(want_step, &n_want);
-            const int32_t *gs = dllm_seq_tokens(s, &n_got);
-            ck_assert_uint_eq(n_want, n_got);
-            for (size_t i = 0; i < n_got; i++)
-                ck_assert_msg(gs[i] == ws[i],
-                              "%s: step %d, generated position %zu: engine %d, reference %d", name,
-                              step + 1, i, (int)gs[i], (int)ws[i]);
-            free(ws);
-            step++;
-        }
-        ck_assert_int_eq(step, cJSON_GetArraySize(trace));
         dllm_seq_stats st;
-        dllm_seq_stats_get(s, &st);
-        ck_assert_int_eq(st.steps, (int)cJSON_GetObjectItem(cs, "steps")->valuedouble);
-        ck_assert_int_eq(st.forwards, (int)cJSON_GetObjectItem(cs, "forwards")->valuedouble);
-        size_t n_got;
-        const int32_t *got = dllm_seq_tokens(s, &n_got);
-        ck_assert_uint_eq(n_got, n_out);
-        ck_assert_mem_eq(got, want_out, n_out * sizeof(int32_t));
-        printf("trace  %-28s steps=%3d forwards=%3d ok\n", name, st.steps, st.forwards);
-        dllm_seq_free(s);
-        free(prompt);
-        free(want_out);
+        if (strcmp(cur, ckname) != 0) {
+            dllm_engine_free(e);
+            e = tu_open_engine(ckname);
+            snprintf(cur, sizeof cur, "%s", ckname);
+        }
+        tu_replay_trace(e, cs, &st);
+        printf("trace  %-28s steps=%3d forwards=%3d ok\n",
+               cJSON_GetObjectItem(cs, "name")->valuestring, st.steps, st.forwards);
     }
     dllm_engine_free(e);
     cJSON_Delete(root);
@@ -189,15 +109,13 @@ END_TEST
 /* The same request stepped alone and beside others gives the same tokens. */
 START_TEST(test_batch_equals_single)
 {
-    cJSON *root = load_json("golden/traces.json");
+    cJSON *root = tu_load_json("golden/traces.json");
     const cJSON *cases = cJSON_GetObjectItem(root, "cases");
     enum { N = 4 };
     dllm_seq *seqs[N] = {0};
     const cJSON *picked[N];
     int n = 0;
     dllm_engine *e = NULL;
-    dllm_engine_config ec;
-    char err[512], dir[1024];
 
     /* the first N cases on tiny-llada, run together in one batch */
     for (int c = 0; c < cJSON_GetArraySize(cases) && n < N; c++) {
@@ -206,14 +124,12 @@ START_TEST(test_batch_equals_single)
             picked[n++] = cs;
     }
     ck_assert_int_eq(n, N);
-    dllm_engine_config_init(&ec);
-    ec.model_dir = tu_data_path(dir, sizeof dir, "tiny-llada");
-    ck_assert_msg(dllm_engine_new(&ec, &e, err, sizeof err) == DLLM_OK, "%s", err);
+    e = tu_open_engine("tiny-llada");
     for (int i = 0; i < N; i++) {
         size_t np;
         dllm_gen_params gp;
-        int32_t *prompt = json_ids(cJSON_GetObjectItem(picked[i], "prompt_ids"), &np);
-        params_from_json(cJSON_GetObjectItem(picked[i], "params"), &gp);
+        int32_t *prompt = tu_json_ids(cJSON_GetObjectItem(picked[i], "prompt_ids"), &np);
+        tu_params_from_json(cJSON_GetObjectItem(picked[i], "params"), &gp);
         ck_assert_int_eq(dllm_seq_new(e, prompt, np, &gp, &seqs[i]), DLLM_OK);
         free(prompt);
     }
@@ -225,7 +141,7 @@ START_TEST(test_batch_equals_single)
     }
     for (int i = 0; i < N; i++) {
         size_t nw, ng;
-        int32_t *want = json_ids(cJSON_GetObjectItem(picked[i], "output_ids"), &nw);
+        int32_t *want = tu_json_ids(cJSON_GetObjectItem(picked[i], "output_ids"), &nw);
         const int32_t *got = dllm_seq_tokens(seqs[i], &ng);
         ck_assert_uint_eq(nw, ng);
         ck_assert_mem_eq(got, want, ng * sizeof(int32_t));
