@@ -1,9 +1,9 @@
 /* backend_cpu.c -- the reference CPU backend: fp32, OpenBLAS for GEMMs, OpenMP loops.
  *
  * This backend is the oracle the others are compared against, so every op is written
- * to be read: a plain loop over rows with the maths of backend.h, parallelised with
- * OpenMP only across independent rows (or heads), never inside a reduction, so results
- * do not depend on the thread count.
+ * to be read: a plain loop over rows with the maths of backend.h (OpenMP pragmas only
+ * across independent rows, never inside a reduction, so results do not depend on the
+ * thread count). The threads go to OpenBLAS, where the time is.
  *
  * DESIGN
  * ------
@@ -46,7 +46,7 @@
 #define GEMM_MIN_ROWS 64
 
 typedef struct cpu_ctx {
-    int n_threads;      /* OpenMP threads for row-parallel loops */
+    int n_threads;      /* OpenMP threads for row-parallel loops (1: see dllm_backend_cpu_new) */
     float *pad_x;       /* (GEMM_MIN_ROWS, pad_cols) zero-padded GEMM input */
     float *pad_y;       /* (GEMM_MIN_ROWS, pad_rows) GEMM output of a padded call */
     int64_t pad_cols, pad_rows; /* largest weight seen (sized at weight upload) */
@@ -481,10 +481,12 @@ dllm_status dllm_backend_cpu_new(int n_threads, dllm_backend **out, char *err, s
         rc = dllm_errf(err, errn, DLLM_E_NOMEM, "cpu backend: out of memory");
         goto out;
     }
-    ctx->n_threads = n_threads > 0 ? n_threads : omp_get_max_threads();
-    /* An explicit thread count applies to OpenBLAS too (the CPU backend is its only user in
-     * the process). Oversubscribed BLAS threads spin and can be 5x slower than one thread
-     * on a busy machine (measured: docs/benchmarks.md). */
+    /* The threads go to OpenBLAS (GEMMs and attention are where the time is); the
+     * element-wise loops run on the calling thread. OpenBLAS's and OpenMP's workers both
+     * spin between calls and fight for the same cores: with both at 2 threads a step was
+     * 2.2x slower than with either alone (measured, docs/benchmarks.md). The OpenMP
+     * pragmas stay, bounded by loop_threads, for builds that want to revisit this. */
+    ctx->n_threads = 1;
     if (n_threads > 0) openblas_set_num_threads(n_threads);
     if (ctx->n_threads < 1) ctx->n_threads = 1;
     be->iface = &cpu_iface;

@@ -7,8 +7,9 @@
 
 #include "backend.h"
 
-/* Creates the CPU backend (fp32 compute, OpenBLAS GEMMs, OpenMP loops). n_threads <= 0
- * uses the OpenMP default. */
+/* Creates the CPU backend (fp32 compute, OpenBLAS GEMMs). n_threads > 0 sets OpenBLAS's
+ * thread count (process-wide: the CPU backend is its only user); <= 0 keeps OpenBLAS's
+ * default (OPENBLAS_NUM_THREADS, else all cores). */
 dllm_status dllm_backend_cpu_new(int n_threads, dllm_backend **out, char *err, size_t errn);
 
 #endif
