@@ -130,6 +130,23 @@ dllm_status dllm_backend_attention(dllm_backend *be, float *out, const float *q,
     return be->iface->attention(be->ctx, out, q, k, v, mq, t, nh, hs);
 }
 
+int dllm_backend_has_attention_keystat(const dllm_backend *be)
+{
+    return be != NULL && be->iface->attention_keystat != NULL;
+}
+
+dllm_status dllm_backend_attention_keystat(dllm_backend *be, float *out, float *stat,
+                                           const float *q, const float *k, const float *v,
+                                           int64_t mq, int64_t t, int64_t nh, int64_t hs,
+                                           int64_t s0, int64_t s1)
+{
+    BE_SLOT(be, attention_keystat);
+    if (out == NULL || stat == NULL || q == NULL || k == NULL || v == NULL || mq <= 0 ||
+        t <= 0 || nh <= 0 || hs <= 0 || s0 < 0 || s1 < s0 || s1 > mq)
+        return DLLM_E_INVALID_ARG;
+    return be->iface->attention_keystat(be->ctx, out, stat, q, k, v, mq, t, nh, hs, s0, s1);
+}
+
 dllm_status dllm_backend_swiglu(dllm_backend *be, float *out, const float *gate, const float *up,
                                 int64_t n)
 {

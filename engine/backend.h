@@ -93,6 +93,18 @@ dllm_status dllm_backend_rope(dllm_backend *be, float *x, const int32_t *pos, in
  * out (mq, nh*hs) = softmax(q k^T / sqrt(hs)) v per head; q (mq, nh*hs); k, v (t, nh*hs). */
 dllm_status dllm_backend_attention(dllm_backend *be, float *out, const float *q, const float *k,
                                    const float *v, int64_t mq, int64_t t, int64_t nh, int64_t hs);
+/* Attention with key statistics (Sparse-dLLM's saliency): the same output as
+ * dllm_backend_attention, and stat (t) receives, for every key j, the sum over heads h and
+ * over the query rows i in [s0, s1) of the scaled score q_i,h . k_j,h / sqrt(hs), computed
+ * in float64 (as sum_h (sum_i q_i,h) . k_j,h / sqrt(hs)) and stored as fp32. 0 <= s0 <=
+ * s1 <= mq; s0 == s1 gives zeros. stat is backend memory. A backend without the op (slot
+ * NULL) returns DLLM_E_UNSUPPORTED. */
+/* 1 when the backend implements dllm_backend_attention_keystat (checked at admission). */
+int dllm_backend_has_attention_keystat(const dllm_backend *be);
+dllm_status dllm_backend_attention_keystat(dllm_backend *be, float *out, float *stat,
+                                           const float *q, const float *k, const float *v,
+                                           int64_t mq, int64_t t, int64_t nh, int64_t hs,
+                                           int64_t s0, int64_t s1);
 /* out (n) = silu(gate) * up ; out may equal gate */
 dllm_status dllm_backend_swiglu(dllm_backend *be, float *out, const float *gate, const float *up,
                                 int64_t n);

@@ -46,6 +46,9 @@ struct dllm_backend_i {
                           const dllm_sample_row *rows, int32_t eos, int32_t eot, int32_t *tok,
                           double *conf);
     dllm_status (*synchronize)(void *ctx);
+    dllm_status (*attention_keystat)(void *ctx, float *out, float *stat, const float *q,
+                                     const float *k, const float *v, int64_t mq, int64_t t,
+                                     int64_t nh, int64_t hs, int64_t s0, int64_t s1);
 };
 
 struct dllm_backend {

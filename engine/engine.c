@@ -226,6 +226,11 @@ size_t dllm_seq_bytes(const dllm_engine *e, size_t n_prompt, const dllm_gen_para
     int reuse = cfg && p->cache == DLLM_CACHE_DLLM && p->cache_params.cfg_interval > 0;
     int64_t stored = pol && pol->keeps_features ? e->w.L : 1;
     size_t b = dllm_feature_store_bytes(stored, T, e->w.C) * (cfg ? 2 : 1);
+    if (pol && pol->compact_kv && p->block_length <= T)
+        b = dllm_feature_store_compact_bytes(
+                e->w.L, T, dllm_sparse_keep_count((int32_t)T, p->block_length,
+                                                  p->cache_params.keep_ratio),
+                p->block_length, e->w.C) * (cfg ? 2 : 1);
     if (reuse) b += dllm_pool_round((size_t)p->gen_length * (size_t)e->w.V * sizeof(float));
     return b;
 }
@@ -276,6 +281,8 @@ void dllm_gen_params_init(dllm_gen_params *p)
     p->cache_params.rho = 0.25;
     p->cache_params.layer0_refresh = 1;
     p->cache_params.cfg_interval = 0;
+    p->cache_params.keep_ratio = 0.5;
+    p->cache_params.kernel = 3;
 }
 
 dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t errn)
@@ -440,6 +447,14 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
             goto out;
         }
     }
+    if (dllm_policy_get(p->cache)->compact_kv && !dllm_backend_has_attention_keystat(e->be)) {
+        rc = seterr(e, DLLM_E_UNSUPPORTED,
+                    "cache policy %s needs the attention_keystat operation, which the %s "
+                    "backend does not implement yet; hint: use another cache policy (dual is "
+                    "the closest) or the cpu backend", dllm_cache_policy_name(p->cache),
+                    dllm_backend_name(e->be));
+        goto out;
+    }
     cfg = p->cfg_scale > 0.0f;
     s = calloc(1, sizeof *s);
     if (s == NULL) {
@@ -481,9 +496,18 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
         s->counts.mlp = s->count_buf + 2 * L;
         dllm_pool *pool = e->pool.size > 0 ? &e->pool : NULL;
         size_t res_bytes = (size_t)s->R * (size_t)e->w.V * sizeof(float);
-        rc = dllm_feature_store_init(&s->fs_cond, e->be, pool, stored, s->T, e->w.C);
-        if (rc == DLLM_OK && cfg)
-            rc = dllm_feature_store_init(&s->fs_uncond, e->be, pool, stored, s->T, e->w.C);
+        if (s->policy->compact_kv) {
+            int32_t nk = dllm_sparse_keep_count(s->T, p->block_length, p->cache_params.keep_ratio);
+            rc = dllm_feature_store_init_compact(&s->fs_cond, e->be, pool, L, s->T, nk,
+                                                 p->block_length, e->w.C);
+            if (rc == DLLM_OK && cfg)
+                rc = dllm_feature_store_init_compact(&s->fs_uncond, e->be, pool, L, s->T, nk,
+                                                     p->block_length, e->w.C);
+        } else {
+            rc = dllm_feature_store_init(&s->fs_cond, e->be, pool, stored, s->T, e->w.C);
+            if (rc == DLLM_OK && cfg)
+                rc = dllm_feature_store_init(&s->fs_uncond, e->be, pool, stored, s->T, e->w.C);
+        }
         if (rc == DLLM_OK && reuse)
             rc = pool ? dllm_pool_alloc(pool, res_bytes, (void **)&s->cfg_res)
                       : dllm_backend_alloc(e->be, res_bytes, (void **)&s->cfg_res);

@@ -6,10 +6,17 @@
 
 #include "cost.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
+
+/* A pooled key score being ranked (Sparse-dLLM keep selection). */
+struct dllm_keyscore {
+    float v;   /* pooled score (NaN ranked as -inf) */
+    int32_t m; /* index among the non-block rows */
+};
 
 void dllm_forward_init(dllm_forward *f, dllm_backend *be, const dllm_model_weights *w)
 {
@@ -21,8 +28,9 @@ void dllm_forward_init(dllm_forward *f, dllm_backend *be, const dllm_model_weigh
 static void release(dllm_forward *f)
 {
     float **fl[] = {&f->x, &f->h, &f->g, &f->q, &f->kk, &f->vv, &f->att, &f->gate, &f->up,
-                    &f->hx, &f->logits};
-    int32_t **il[] = {&f->ids_dev, &f->spos_dev, &f->vpos_dev, &f->head_dev};
+                    &f->hx, &f->logits, &f->stat_dev};
+    int32_t **il[] = {&f->ids_dev, &f->spos_dev, &f->vpos_dev, &f->head_dev, &f->wpos_dev,
+                      &f->kidx_dev};
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) {
         dllm_backend_dealloc(f->be, *fl[i]);
         *fl[i] = NULL;
@@ -35,7 +43,16 @@ static void release(dllm_forward *f)
     free(f->spos_host);
     free(f->vpos_host);
     free(f->head_host);
-    f->ids_host = f->spos_host = f->vpos_host = f->head_host = NULL;
+    free(f->wpos_host);
+    free(f->stat_host);
+    free(f->kidx_host);
+    free(f->rank);
+    free(f->kept);
+    f->ids_host = f->spos_host = f->vpos_host = f->head_host = f->wpos_host = NULL;
+    f->kidx_host = NULL;
+    f->stat_host = NULL;
+    f->rank = NULL;
+    f->kept = NULL;
     f->cap_rows = f->cap_head = 0;
 }
 
@@ -77,12 +94,21 @@ dllm_status dllm_forward_reserve(dllm_forward *f, int64_t rows, int64_t head_row
     ALLOC(f->spos_dev, ln, int32_t);
     ALLOC(f->vpos_dev, ln, int32_t);
     ALLOC(f->head_dev, hn, int32_t);
+    ALLOC(f->wpos_dev, ln, int32_t);
+    ALLOC(f->stat_dev, n, float);
+    ALLOC(f->kidx_dev, n, int32_t);
 #undef ALLOC
     f->ids_host = malloc(n * sizeof(int32_t));
     f->spos_host = malloc(ln * sizeof(int32_t));
     f->vpos_host = malloc(ln * sizeof(int32_t));
     f->head_host = malloc(hn * sizeof(int32_t));
-    if (!f->ids_host || !f->spos_host || !f->vpos_host || !f->head_host) {
+    f->wpos_host = calloc(ln, sizeof(int32_t));
+    f->stat_host = malloc(n * sizeof(float));
+    f->kidx_host = malloc(n * sizeof(int32_t));
+    f->rank = malloc(n * sizeof *f->rank);
+    f->kept = malloc(n);
+    if (!f->ids_host || !f->spos_host || !f->vpos_host || !f->head_host || !f->wpos_host ||
+        !f->stat_host || !f->kidx_host || !f->rank || !f->kept) {
         rc = DLLM_E_NOMEM;
         goto out;
     }
@@ -115,6 +141,51 @@ static int32_t v_rows(const dllm_fwd_seq *q, const dllm_layer_plan *p)
     return (p->prompt ? q->P : 0) + (p->resp || p->verify ? R : 0) + range_rows(p);
 }
 
+static int keyscore_cmp(const void *pa, const void *pb)
+{
+    const struct dllm_keyscore *a = pa, *b = pb;
+    float va = isnan(a->v) ? -INFINITY : a->v, vb = isnan(b->v) ? -INFINITY : b->v;
+    if (va != vb) return va > vb ? -1 : 1; /* higher score first */
+    return (a->m > b->m) - (a->m < b->m);  /* ties: lower row first */
+}
+
+/* Sparse-dLLM keep selection of one sequence's layer l (after attention_keystat wrote the
+ * keys' scores to f->stat_dev): the non-block rows' scores [0, lo) ++ [hi, T) are max-pooled
+ * (window p->kernel, -inf padding), the fs->nkeep best (ties: lower row) are kept; the
+ * layer's compact K/V become the scratch K/V rows [kept ascending | lo .. hi-1]. */
+static dllm_status select_kept(dllm_forward *f, const dllm_fwd_seq *q, const dllm_layer_plan *p,
+                               int64_t l)
+{
+    dllm_feature_store *fs = q->fs;
+    int64_t C = f->w->C, T = q->T, bl = p->hi - p->lo, n = T - bl, r = p->kernel / 2;
+    float *kstore = dllm_fs_layer(fs, fs->k, l), *vstore = dllm_fs_layer(fs, fs->v, l);
+    float *kc = fs->kc + l * fs->Tk * C, *vc = fs->vc + l * fs->Tk * C;
+    const float *st = f->stat_host;
+    int64_t o = 0;
+
+    DLLM_TRY(dllm_backend_download(f->be, f->stat_host, f->stat_dev, (size_t)T * sizeof(float)));
+    for (int64_t m = 0; m < n; m++) {
+        float mx = -INFINITY;
+        for (int64_t u = m - r; u <= m + r; u++) {
+            if (u < 0 || u >= n) continue;
+            float v = st[u < p->lo ? u : u + bl];
+            if (v > mx) mx = v; /* NaN never wins */
+        }
+        f->rank[m] = (struct dllm_keyscore){mx, (int32_t)m};
+    }
+    qsort(f->rank, (size_t)n, sizeof *f->rank, keyscore_cmp);
+    memset(f->kept, 0, (size_t)n);
+    for (int64_t i = 0; i < fs->nkeep; i++) f->kept[f->rank[i].m] = 1;
+    for (int64_t m = 0; m < n; m++)
+        if (f->kept[m]) f->kidx_host[o++] = (int32_t)(m < p->lo ? m : m + bl);
+    for (int32_t i = p->lo; i < p->hi; i++) f->kidx_host[o++] = i;
+    DLLM_TRY(dllm_backend_upload(f->be, f->kidx_dev, f->kidx_host, (size_t)o * sizeof(int32_t)));
+    DLLM_TRY(dllm_backend_gather_rows(f->be, kc, kstore, f->kidx_dev, o, C));
+    DLLM_TRY(dllm_backend_gather_rows(f->be, vc, vstore, f->kidx_dev, o, C));
+    if (l == f->w->L - 1) fs->kept_lo = p->lo;
+    return DLLM_OK;
+}
+
 /* One transformer block over the batch (layer l). */
 static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq *seqs,
                                  size_t n_seqs, int64_t N)
@@ -124,6 +195,7 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
     dllm_backend *be = f->be;
     int64_t C = w->C;
     int32_t *spos = f->spos_dev + l * f->cap_rows, *vpos = f->vpos_dev + l * f->cap_rows;
+    int32_t *wpos = f->wpos_dev + l * f->cap_rows;
     int64_t NS = 0, NV = 0, xoff;
 
     DLLM_TRY(dllm_backend_rmsnorm(be, f->h, f->x, &lw->attn_norm, N, w->eps));
@@ -151,7 +223,11 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
             DLLM_TRY(dllm_backend_verify_select(be, spos + NS + np, f->vv + (NV + np) * C,
                                                 vstore + (int64_t)q->P * C, R, C, p->k, q->P));
         }
-        DLLM_TRY(dllm_backend_scatter_rows(be, vstore, f->vv + NV * C, vpos + NV, nv, C));
+        if (p->compact) /* the block's V into its compact slots (V rows == S rows) */
+            DLLM_TRY(dllm_backend_scatter_rows(be, q->fs->vc + l * q->fs->Tk * C,
+                                               f->vv + NV * C, wpos + NS, nv, C));
+        else
+            DLLM_TRY(dllm_backend_scatter_rows(be, vstore, f->vv + NV * C, vpos + NV, nv, C));
         NV += nv;
         NS += ns;
     }
@@ -175,12 +251,26 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
     NS = 0;
     for (size_t s = 0; s < n_seqs; s++) {
         const dllm_fwd_seq *q = &seqs[s];
-        int32_t ns = s_rows(q, &q->plans[l]);
+        const dllm_layer_plan *p = &q->plans[l];
+        int32_t ns = s_rows(q, p);
         float *kstore = dllm_fs_layer(q->fs, q->fs->k, l);
         float *vstore = dllm_fs_layer(q->fs, q->fs->v, l);
-        DLLM_TRY(dllm_backend_scatter_rows(be, kstore, f->kk + NS * C, spos + NS, ns, C));
-        DLLM_TRY(dllm_backend_attention(be, f->att + NS * C, f->q + NS * C, kstore, vstore, ns,
-                                        q->T, w->NH, w->HS));
+        if (p->compact) {
+            float *kc = q->fs->kc + l * q->fs->Tk * C, *vc = q->fs->vc + l * q->fs->Tk * C;
+            DLLM_TRY(dllm_backend_scatter_rows(be, kc, f->kk + NS * C, wpos + NS, ns, C));
+            DLLM_TRY(dllm_backend_attention(be, f->att + NS * C, f->q + NS * C, kc, vc, ns,
+                                            q->fs->Tk, w->NH, w->HS));
+        } else if (p->keystat) { /* S = all rows in position order: queries lo..hi-1 */
+            DLLM_TRY(dllm_backend_scatter_rows(be, kstore, f->kk + NS * C, spos + NS, ns, C));
+            DLLM_TRY(dllm_backend_attention_keystat(be, f->att + NS * C, f->stat_dev,
+                                                    f->q + NS * C, kstore, vstore, ns, q->T,
+                                                    w->NH, w->HS, p->lo, p->hi));
+            DLLM_TRY(select_kept(f, q, p, l));
+        } else {
+            DLLM_TRY(dllm_backend_scatter_rows(be, kstore, f->kk + NS * C, spos + NS, ns, C));
+            DLLM_TRY(dllm_backend_attention(be, f->att + NS * C, f->q + NS * C, kstore, vstore,
+                                            ns, q->T, w->NH, w->HS));
+        }
         NS += ns;
     }
     DLLM_TRY(dllm_backend_gemm(be, f->g, f->att, &lw->wo, NS)); /* attention deltas (NS, C) */
@@ -238,6 +328,9 @@ static void stage_positions(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n)
                 for (int32_t i = q->P; i < q->T; i++) vp[nv++] = i;
             if (!p->resp && p->verify)
                 for (int32_t i = 0; i < p->k; i++) sp[ns++] = 0;
+            if (p->compact) /* block row i goes to compact slot nkeep + (i - lo) */
+                for (int32_t i = 0; i < range_rows(p); i++)
+                    f->wpos_host[l * f->cap_rows + ns + i] = (int32_t)q->fs->nkeep + i;
             for (int32_t i = p->lo; i < p->lo + range_rows(p); i++) sp[ns++] = vp[nv++] = i;
         }
     }
@@ -249,11 +342,13 @@ static void account(const dllm_forward *f, const dllm_fwd_seq *q)
     dllm_row_counts *c = q->counts;
     if (c == NULL) return;
     for (int64_t l = 0; l < w->L; l++) {
-        int64_t ns = s_rows(q, &q->plans[l]), nv = v_rows(q, &q->plans[l]);
+        const dllm_layer_plan *p = &q->plans[l];
+        int64_t ns = s_rows(q, p), nv = v_rows(q, p);
         c->q[l] += ns;
         c->v[l] += nv;
         c->mlp[l] += ns;
-        c->flops += dllm_layer_flops(w->C, w->F, ns, nv, q->T);
+        c->flops += dllm_layer_flops(w->C, w->F, ns, nv, p->compact ? q->fs->Tk : q->T);
+        if (p->keystat) c->flops += 2.0 * (double)q->T * (double)w->C; /* key scores */
         c->flops_none += dllm_layer_flops(w->C, w->F, q->T, q->T, q->T);
     }
     double head = dllm_head_flops(w->C, w->V, q->head_count);
@@ -267,6 +362,7 @@ dllm_status dllm_forward_run(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n
 {
     const dllm_model_weights *w = f->w;
     int64_t N = 0, H = 0;
+    int compact = 0;
 
     for (size_t s = 0; s < n; s++) {
         const dllm_fwd_seq *q = &seqs[s];
@@ -277,8 +373,20 @@ dllm_status dllm_forward_run(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n
             return DLLM_E_INVALID_ARG;
         for (int64_t l = 0; l < w->L; l++) {
             const dllm_layer_plan *p = &q->plans[l];
-            /* a one-layer store cannot serve partial recomputation */
-            if (q->fs->n_layers == 1 && !(p->prompt && p->resp)) return DLLM_E_INVALID_ARG;
+            /* a one-layer store cannot serve partial recomputation (but a compact one serves
+             * compact plans); compact and keystat plans need a compact store whose block
+             * slots fit [lo, hi), compact plans one whose kept rows were chosen there */
+            if (q->fs->n_layers == 1 && !(p->prompt && p->resp) && !p->compact)
+                return DLLM_E_INVALID_ARG;
+            if ((p->compact || p->keystat) &&
+                (q->fs->kc == NULL || p->lo < q->P || p->hi > q->T ||
+                 p->hi - p->lo != q->fs->Tk - q->fs->nkeep))
+                return DLLM_E_INVALID_ARG;
+            if (p->compact && (p->prompt || p->resp || p->verify || q->fs->kept_lo != p->lo))
+                return DLLM_E_INVALID_ARG;
+            if (p->keystat && (!p->prompt || !p->resp || p->kernel < 1 || p->kernel % 2 == 0))
+                return DLLM_E_INVALID_ARG;
+            compact |= p->compact;
             if (p->k < 0 || p->k > q->T - q->P) return DLLM_E_INVALID_ARG;
             if (range_rows(p) > 0 && (p->lo < 0 || p->hi > q->T || (p->verify && p->k > 0)))
                 return DLLM_E_INVALID_ARG;
@@ -307,6 +415,7 @@ dllm_status dllm_forward_run(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n
     DLLM_TRY(dllm_backend_upload(f->be, f->ids_dev, f->ids_host, (size_t)N * sizeof(int32_t)));
     DLLM_TRY(dllm_backend_upload(f->be, f->spos_dev, f->spos_host, lbytes));
     DLLM_TRY(dllm_backend_upload(f->be, f->vpos_dev, f->vpos_host, lbytes));
+    if (compact) DLLM_TRY(dllm_backend_upload(f->be, f->wpos_dev, f->wpos_host, lbytes));
     DLLM_TRY(dllm_backend_upload(f->be, f->head_dev, f->head_host, (size_t)H * sizeof(int32_t)));
 
     DLLM_TRY(dllm_backend_embed(f->be, f->x, &w->wte, f->ids_dev, N));

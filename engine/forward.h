@@ -23,10 +23,21 @@
  *   6. F[S] = MLP(RMSNorm(x[S])); x += F (all rows)
  * With every row recomputed this is exactly the plain LLaDA block.
  *
+ * Compact stores (Sparse-dLLM, cache/policy.h): a keystat plan runs step 4 through the
+ * backend's attention_keystat (the block queries' score of every key), then picks the
+ * kept rows on the host (one (T) download per layer, at one step per block), uploads
+ * [kept | block] row indices and gathers those rows of the scratch K/V into the layer's
+ * compact K/V. A compact plan writes the block's K/V into the compact store's block slots
+ * (wpos) and attends to the compact store only; the scratch A/F rows outside the block
+ * are stale then, so those x rows are garbage, but no recomputed row reads them (x is
+ * rebuilt from the embeddings every forward).
+ *
  * Buffers (N = sum of T_s, all backend memory, reserved before stepping):
  *   x (N, C) residual; h (N, C) normed; g (N, C) gathered rows; q, kk, vv, att (N, C);
  *   gate, up (N, F); hx (H, C) head rows; logits (H, V);
- *   spos, vpos (L, N) int32 per-layer row positions (S and V rows, packed per sequence).
+ *   spos, vpos (L, N) int32 per-layer row positions (S and V rows, packed per sequence);
+ *   wpos (L, N) int32 compact-store slots of compact plans' rows (at the S offsets);
+ *   stat (N) float key statistics, kidx (N) int32 kept rows (one sequence and layer).
  *
  * Not handled yet: tensor parallelism.
  *
@@ -73,6 +84,13 @@ typedef struct dllm_forward {
     int32_t *spos_dev, *vpos_dev;   /* (L, cap_rows) backend memory */
     int32_t *head_dev;              /* (cap_head) backend memory */
     int32_t *ids_host, *spos_host, *vpos_host, *head_host; /* host staging of the above */
+    int32_t *wpos_dev, *wpos_host;  /* (L, cap_rows) compact-store slots */
+    float *stat_dev;                /* (cap_rows) backend memory: key statistics */
+    int32_t *kidx_dev;              /* (cap_rows) backend memory: [kept | block] rows */
+    float *stat_host;               /* (cap_rows) host copy of stat */
+    int32_t *kidx_host;             /* (cap_rows) host staging of kidx */
+    struct dllm_keyscore *rank;     /* (cap_rows) host: pooled scores being ranked */
+    uint8_t *kept;                  /* (cap_rows) host: kept-row marks */
 } dllm_forward;
 
 void dllm_forward_init(dllm_forward *f, dllm_backend *be, const dllm_model_weights *w);

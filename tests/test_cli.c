@@ -76,7 +76,13 @@ START_TEST(test_usage_errors)
     expect("generate --prompt x --threshold 1.5", 2, "--threshold");
     expect("generate --prompt x --threshold 0.9 --factor 1", 2, "one of them");
     expect("generate --prompt x --factor -1", 2, "--factor");
-    expect("generate --prompt x --cache fast", 2, "prefix or dual");
+    expect("generate --prompt x --cache fast", 2, "dual or sparse");
+    expect("generate --prompt x --keep-ratio 0.5", 2, "apply to --cache sparse");
+    expect("generate --prompt x --cache sparse --keep-ratio 0", 2, "--keep-ratio");
+    expect("generate --prompt x --cache sparse --keep-ratio 1.5", 2, "--keep-ratio");
+    expect("generate --prompt x --cache sparse --kernel 4", 2, "must be odd");
+    expect("generate --prompt x --cache sparse --kernel 0", 2, "--kernel");
+    expect("generate --prompt x --cache sparse --kp 3", 2, "apply to --cache dllm");
     expect("tokenize", 2, "--text is required");
     expect("inspect --json extra", 2, "unexpected argument");
 }

@@ -134,6 +134,11 @@ void tu_params_from_json(const cJSON *p, dllm_gen_params *gp)
     ck_assert_int_eq(dllm_cache_policy_parse(cJSON_GetObjectItem(c, "policy")->valuestring,
                                              &gp->cache),
                      DLLM_OK);
+    if (gp->cache == DLLM_CACHE_SPARSE) {
+        gp->cache_params.keep_ratio = num(c, "keep_ratio");
+        gp->cache_params.kernel = (int32_t)num(c, "kernel");
+        return;
+    }
     if (gp->cache != DLLM_CACHE_DLLM) return;
     gp->cache_params.kp = (int32_t)num(c, "kp");
     gp->cache_params.kr = (int32_t)num(c, "kr");

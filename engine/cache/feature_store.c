@@ -45,9 +45,62 @@ out:
     return rc;
 }
 
+size_t dllm_feature_store_compact_bytes(int64_t L, int64_t T, int64_t nkeep, int64_t bl,
+                                        int64_t C)
+{
+    size_t kv = (size_t)L * (size_t)(nkeep + bl) * (size_t)C * sizeof(float);
+    return dllm_feature_store_bytes(1, T, C) + 2 * dllm_pool_round(kv);
+}
+
+dllm_status dllm_feature_store_init_compact(dllm_feature_store *fs, dllm_backend *be,
+                                            dllm_pool *pool, int64_t L, int64_t T,
+                                            int64_t nkeep, int64_t bl, int64_t C)
+{
+    dllm_feature_store kv;
+    size_t n;
+    dllm_status rc;
+
+    if (L <= 0 || nkeep < 0 || bl <= 0 || nkeep + bl > T) return DLLM_E_INVALID_ARG;
+    rc = dllm_feature_store_init(fs, be, pool, 1, T, C);
+    if (rc != DLLM_OK) return rc;
+    /* kc, vc: the k and v of a second store of L x Tk rows (its a, f are not allocated) */
+    n = (size_t)L * (size_t)(nkeep + bl) * (size_t)C * sizeof(float);
+    memset(&kv, 0, sizeof kv);
+    if (pool != NULL) {
+        size_t q = dllm_pool_round(n);
+        rc = dllm_pool_alloc(pool, 2 * q, (void **)&kv.k);
+        kv.v = kv.k ? (float *)((char *)kv.k + q) : NULL;
+    } else {
+        rc = dllm_backend_alloc(be, n, (void **)&kv.k);
+        if (rc == DLLM_OK) rc = dllm_backend_alloc(be, n, (void **)&kv.v);
+        if (rc != DLLM_OK) dllm_backend_dealloc(be, kv.k);
+    }
+    if (rc != DLLM_OK) {
+        dllm_feature_store_deinit(fs, be);
+        return rc;
+    }
+    fs->kv_layers = L;
+    fs->Tk = nkeep + bl;
+    fs->nkeep = nkeep;
+    fs->kept_lo = -1;
+    fs->kc = kv.k;
+    fs->vc = kv.v;
+    return DLLM_OK;
+}
+
 void dllm_feature_store_deinit(dllm_feature_store *fs, dllm_backend *be)
 {
     if (fs == NULL) return;
+    if (fs->kc != NULL) {
+        size_t n = (size_t)fs->kv_layers * (size_t)fs->Tk * (size_t)fs->C * sizeof(float);
+        if (fs->pool != NULL) {
+            dllm_pool_free(fs->pool, fs->kc, 2 * dllm_pool_round(n));
+        } else {
+            dllm_backend_dealloc(be, fs->kc);
+            dllm_backend_dealloc(be, fs->vc);
+        }
+        fs->kc = fs->vc = NULL;
+    }
     if (fs->pool != NULL) {
         size_t n = (size_t)fs->n_layers * (size_t)fs->T * (size_t)fs->C * sizeof(float);
         dllm_pool_free(fs->pool, fs->k, 4 * dllm_pool_round(n));

@@ -11,6 +11,13 @@
  *
  * A policy that keeps nothing between steps (`none`) uses a store of one layer that
  * every layer overwrites (n_layers = 1), so all policies share one forward.
+ *
+ * Compact layout (Sparse-dLLM): k, v, a, f are such a one-layer scratch (the full
+ * forwards), and per layer only Tk = nkeep + block rows of K/V persist:
+ *
+ *   kc, vc : (L, Tk, C) fp32, backend memory: [nkeep kept rows, ascending position |
+ *            the block's rows]; kept_lo = first row of the block they were chosen for
+ *            (-1: none chosen yet)
  * The store is allocated when a sequence is admitted and never during a step.
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -29,6 +36,11 @@ typedef struct dllm_feature_store {
     float *a;         /* (n_layers, T, C) attention output after W_o */
     float *f;         /* (n_layers, T, C) MLP output after W_down */
     dllm_pool *pool;  /* the pool k..f came from (one block), or NULL: backend allocations */
+    /* compact layout only (kc == NULL otherwise) */
+    int64_t kv_layers;  /* L */
+    int64_t Tk, nkeep;  /* compact rows per layer, of which kept rows */
+    int64_t kept_lo;    /* block the kept rows were chosen for, -1 none */
+    float *kc, *vc;     /* (kv_layers, Tk, C) */
 } dllm_feature_store;
 
 /* Bytes a store of n_layers x T x C needs. */
@@ -39,6 +51,13 @@ size_t dllm_feature_store_bytes(int64_t n_layers, int64_t T, int64_t C);
 dllm_status dllm_feature_store_init(dllm_feature_store *fs, dllm_backend *be, dllm_pool *pool,
                                     int64_t n_layers, int64_t T, int64_t C);
 void dllm_feature_store_deinit(dllm_feature_store *fs, dllm_backend *be); /* zeroed: no-op */
+
+/* The compact layout: one-layer scratch of T rows plus (L, nkeep + bl, C) kept K/V. */
+size_t dllm_feature_store_compact_bytes(int64_t L, int64_t T, int64_t nkeep, int64_t bl,
+                                        int64_t C);
+dllm_status dllm_feature_store_init_compact(dllm_feature_store *fs, dllm_backend *be,
+                                            dllm_pool *pool, int64_t L, int64_t T,
+                                            int64_t nkeep, int64_t bl, int64_t C);
 
 /* Layer l's (T, C) slice of a feature (a store of one layer serves every l). */
 static inline float *dllm_fs_layer(const dllm_feature_store *fs, float *base, int64_t l)

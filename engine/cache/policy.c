@@ -1,4 +1,5 @@
-/* policy.c -- the `none` and `dllm` (dLLM-Cache) policies (see policy.h).
+/* policy.c -- the `none`, `dllm` (dLLM-Cache), `prefix`/`dual` (Fast-dLLM) and `sparse`
+ * (Sparse-dLLM) policies (see policy.h).
  *
  * dLLM-Cache's schedule, as the official code runs it (algorithms.md 1.3):
  *   refresh_prompt = ((t-1) % K_p == 0) || (layer0_refresh && layer == 0)
@@ -76,11 +77,44 @@ static void dual_plan(const dllm_gen_params *p, const dllm_plan_ctx *x, int64_t 
     out->hi = x->b0 + x->bl;
 }
 
+/* Sparse-dLLM: full forwards at a block's first two steps (the second selects the kept
+ * K/V), then the block alone against the kept K/V (see policy.h). */
+static void sparse_plan(const dllm_gen_params *p, const dllm_plan_ctx *x, int64_t layer,
+                        dllm_layer_plan *out)
+{
+    (void)layer;
+    if (x->step_in_block <= 1) {
+        full_plan(out);
+        if (x->step_in_block == 1) {
+            out->keystat = 1;
+            out->lo = x->b0;
+            out->hi = x->b0 + x->bl;
+            out->kernel = p->cache_params.kernel;
+        }
+        return;
+    }
+    memset(out, 0, sizeof *out);
+    out->lo = x->b0;
+    out->hi = x->b0 + x->bl;
+    out->compact = 1;
+}
+
+int32_t dllm_sparse_keep_count(int32_t T, int32_t bl, double keep_ratio)
+{
+    int32_t n = T - bl;
+    double k = floor((double)n * keep_ratio);
+    if (n <= 0 || !(k > 0)) return 0;
+    if (k > n) return n;
+    return (int32_t)k;
+}
+
 static const dllm_policy policies[] = {
     [DLLM_CACHE_NONE] = {.name = "none", .keeps_features = 0, .plan = none_plan},
     [DLLM_CACHE_DLLM] = {.name = "dllm", .keeps_features = 1, .plan = dllm_plan},
     [DLLM_CACHE_PREFIX] = {.name = "prefix", .keeps_features = 1, .plan = prefix_plan},
     [DLLM_CACHE_DUAL] = {.name = "dual", .keeps_features = 1, .plan = dual_plan},
+    [DLLM_CACHE_SPARSE] = {.name = "sparse", .keeps_features = 1, .compact_kv = 1,
+                           .plan = sparse_plan},
 };
 
 const dllm_policy *dllm_policy_get(dllm_cache_policy id)
@@ -94,7 +128,7 @@ dllm_status dllm_policy_validate(const dllm_gen_params *p, char *err, size_t err
     const dllm_cache_params *c = &p->cache_params;
     if (dllm_policy_get(p->cache) == NULL)
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "unknown cache policy %d (known: none, "
-                         "dllm, prefix, dual)", (int)p->cache);
+                         "dllm, prefix, dual, sparse)", (int)p->cache);
     if (!(p->threshold >= 0.0f && p->threshold <= 1.0f))
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
                          "threshold must be in (0, 1], or 0 for the LLaDA schedule (got %g)",
@@ -106,6 +140,18 @@ dllm_status dllm_policy_validate(const dllm_gen_params *p, char *err, size_t err
     if (p->threshold > 0.0f && p->factor > 0.0f)
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
                          "threshold and factor are alternative rules; give one of them");
+    if (p->cache == DLLM_CACHE_SPARSE) {
+        if (!(c->keep_ratio > 0.0 && c->keep_ratio <= 1.0))
+            return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                             "keep_ratio (Sparse-dLLM kept fraction of the cache) must be in "
+                             "(0, 1] (got %g); the paper's default is 0.5", c->keep_ratio);
+        if (c->kernel < 1 || c->kernel % 2 == 0 || c->kernel > 1023)
+            return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                             "kernel (Sparse-dLLM max-pool window) must be an odd number in "
+                             "[1, 1023] (got %d); 1 = no pooling, the paper's default is 3",
+                             (int)c->kernel);
+        return DLLM_OK;
+    }
     if (p->cache != DLLM_CACHE_DLLM) return DLLM_OK;
     if (c->kp < 1)
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG,

@@ -16,6 +16,19 @@
  * and a row range [lo, hi) (the block, or the block and its suffix) otherwise. Rows not
  * recomputed reuse the store.
  *
+ * Sparse-dLLM (`sparse`, algorithms.md 10; official OpenMOSS/Sparse-dLLM code) keeps no
+ * full-length store: its store (feature_store.h, compact layout) has one-layer scratch
+ * rows for the full forwards and, per layer, the K/V of only nkeep + block rows. Per block:
+ *   step 0   full forward, nothing kept (the delay: the block's first commits land first)
+ *   step 1   full forward; in each layer the block's queries score every key (the
+ *            backend's attention_keystat: sum over heads and block queries of q.k/sqrt(d)),
+ *            the non-block rows' scores (prefix ++ suffix, one sequence) are max-pooled
+ *            (window `kernel`, stride 1, edges padded with -inf) and the nkeep =
+ *            floor((T - block) * keep_ratio) highest (ties: lower row) keep their K/V;
+ *            the compact store of the layer becomes [kept rows, ascending | block rows]
+ *   step >=2 only the block rows run; their K/V are written into the block slots and
+ *            they attend to the compact store (nkeep + block keys).
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef DLLM_POLICY_H
@@ -31,7 +44,12 @@ typedef struct dllm_layer_plan {
     uint8_t verify; /* V-verify the response (only meaningful when !resp) */
     int32_t k;      /* rows V-verify selects (0..R) */
     int32_t lo, hi; /* when !prompt && !resp: also recompute rows [lo, hi) fully (the
-                     * Fast-dLLM block, or block + suffix); lo == hi: none */
+                     * Fast-dLLM block, or block + suffix); lo == hi: none. With keystat:
+                     * the block whose queries score the keys. */
+    uint8_t keystat; /* (full plans, compact store) select the kept K/V of this layer from
+                      * the saliency of the queries [lo, hi) (Sparse-dLLM step 1) */
+    uint8_t compact; /* (range plans, compact store) rows [lo, hi) attend to the kept K/V */
+    int32_t kernel;  /* keystat: max-pool window (odd >= 1) */
 } dllm_layer_plan;
 
 /* Where a forward sits in the generation. */
@@ -48,6 +66,9 @@ typedef struct dllm_policy {
     /* 1 when features persist across steps (a store per layer), 0 when every forward
      * recomputes everything (a one-layer scratch store suffices). */
     int keeps_features;
+    /* 1 when the store has the compact layout (Sparse-dLLM): one-layer scratch rows plus
+     * per-layer K/V of the kept rows and the block (feature_store.h). */
+    int compact_kv;
     /* Fills the plan of layer `layer` for the forward described by c. */
     void (*plan)(const dllm_gen_params *p, const dllm_plan_ctx *c, int64_t layer,
                  dllm_layer_plan *out);
@@ -58,6 +79,9 @@ const dllm_policy *dllm_policy_get(dllm_cache_policy id);
 
 /* Validates the cache parameters of p for its policy (message names the parameter). */
 dllm_status dllm_policy_validate(const dllm_gen_params *p, char *err, size_t errn);
+
+/* Sparse-dLLM's kept row count floor((T - bl) * keep_ratio) in float64 (0..T-bl). */
+int32_t dllm_sparse_keep_count(int32_t T, int32_t bl, double keep_ratio);
 
 /* floor(R * rho) computed in float64, the V-verify row count. */
 int32_t dllm_verify_count(int32_t R, double rho);

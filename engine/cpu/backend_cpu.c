@@ -55,6 +55,8 @@ typedef struct cpu_ctx {
     int64_t verify_cap;
     float *scratch;     /* (scratch_cols, scratch_cols) attention scores of one head */
     int64_t scratch_cols;
+    double *qsum;       /* (qsum_cap) query-row sums of attention_keystat (model width) */
+    int64_t qsum_cap;
 } cpu_ctx;
 
 static void cpu_free_ctx(void *vctx)
@@ -66,6 +68,7 @@ static void cpu_free_ctx(void *vctx)
     free(ctx->pad_y);
     free(ctx->verify_cos);
     free(ctx->verify_taken);
+    free(ctx->qsum);
     free(ctx);
 }
 
@@ -278,6 +281,36 @@ static dllm_status cpu_attention(void *vctx, float *out, const float *q, const f
     return DLLM_OK;
 }
 
+/* attention, then the per-key score sums of the query rows [s0, s1): the queries are
+ * summed first (float64), so the statistic costs one (t, c) pass instead of (s1-s0) t c. */
+static dllm_status cpu_attention_keystat(void *vctx, float *out, float *stat, const float *q,
+                                         const float *k, const float *v, int64_t mq, int64_t t,
+                                         int64_t nh, int64_t hs, int64_t s0, int64_t s1)
+{
+    cpu_ctx *ctx = vctx;
+    int64_t c = nh * hs;
+    double inv = 1.0 / sqrt((double)hs);
+    dllm_status rc = cpu_attention(vctx, out, q, k, v, mq, t, nh, hs);
+
+    if (rc != DLLM_OK) return rc;
+    if (ctx->qsum_cap < c) { /* the model width: sized once, on the first call */
+        double *qs = realloc(ctx->qsum, (size_t)c * sizeof(double));
+        if (qs == NULL) return DLLM_E_NOMEM;
+        ctx->qsum = qs;
+        ctx->qsum_cap = c;
+    }
+    for (int64_t d = 0; d < c; d++) ctx->qsum[d] = 0.0;
+    for (int64_t i = s0; i < s1; i++)
+        for (int64_t d = 0; d < c; d++) ctx->qsum[d] += (double)q[i * c + d];
+    for (int64_t j = 0; j < t; j++) {
+        const float *kj = k + j * c;
+        double acc = 0.0;
+        for (int64_t d = 0; d < c; d++) acc += ctx->qsum[d] * (double)kj[d];
+        stat[j] = (float)(acc * inv);
+    }
+    return DLLM_OK;
+}
+
 static dllm_status cpu_swiglu(void *vctx, float *out, const float *gate, const float *up,
                               int64_t n)
 {
@@ -466,6 +499,7 @@ static const struct dllm_backend_i cpu_iface = {
     .sub = cpu_sub,
     .sample = cpu_sample,
     .synchronize = NULL, /* every op is synchronous */
+    .attention_keystat = cpu_attention_keystat,
 };
 
 dllm_status dllm_backend_cpu_new(int n_threads, dllm_backend **out, char *err, size_t errn)

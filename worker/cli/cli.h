@@ -36,6 +36,7 @@ enum {
     CLI_OPT_BLOCK, CLI_OPT_TEMP, CLI_OPT_SEED, CLI_OPT_REMASK, CLI_OPT_CFG, CLI_OPT_EOS_INF,
     CLI_OPT_CONF_INF, CLI_OPT_CACHE, CLI_OPT_KP, CLI_OPT_KR, CLI_OPT_RHO, CLI_OPT_LAYER0,
     CLI_OPT_CFG_INTERVAL, CLI_OPT_THRESHOLD, CLI_OPT_FACTOR, CLI_OPT_EARLY_STOP,
+    CLI_OPT_KEEP_RATIO, CLI_OPT_KERNEL,
     CLI_OPT_FIRST_LOCAL = 512 /* commands number their own options from here */
 };
 
@@ -61,7 +62,9 @@ enum {
         {"cfg-interval", required_argument, 0, CLI_OPT_CFG_INTERVAL},                          \
         {"threshold", required_argument, 0, CLI_OPT_THRESHOLD},                                \
         {"factor", required_argument, 0, CLI_OPT_FACTOR},                                      \
-        {"early-stop", no_argument, 0, CLI_OPT_EARLY_STOP}
+        {"early-stop", no_argument, 0, CLI_OPT_EARLY_STOP},                                    \
+        {"keep-ratio", required_argument, 0, CLI_OPT_KEEP_RATIO},                              \
+        {"kernel", required_argument, 0, CLI_OPT_KERNEL}
 
 /* Help text of the shared flags (printed by each command's usage). */
 void cli_gen_usage(FILE *f);

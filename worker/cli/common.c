@@ -174,7 +174,8 @@ void cli_gen_usage(FILE *f)
             "  --logits-eos-inf        never predict EOS\n"
             "  --confidence-eos-eot-inf  commit EOS/EOT predictions last\n"
             "  --cache POLICY          feature cache policy: none (default), dllm (dLLM-Cache),\n"
-            "                          prefix or dual (Fast-dLLM block-wise KV cache)\n"
+            "                          prefix or dual (Fast-dLLM block-wise KV cache), sparse\n"
+            "                          (Sparse-dLLM: dual style over the most salient rows)\n"
             "  --kp N                  dllm: prompt refresh interval K_p (default 50)\n"
             "  --kr N                  dllm: response refresh interval K_r (default 7)\n"
             "  --rho R                 dllm: V-verify ratio in [0, 1] (default 0.25; 0 = pure\n"
@@ -182,6 +183,10 @@ void cli_gen_usage(FILE *f)
             "  --layer0-refresh on|off dllm: recompute layer 0 every step (default on)\n"
             "  --cfg-interval N        dllm with --cfg-scale: unconditional pass every N steps,\n"
             "                          its residual reused between (default 0 = every step)\n"
+            "  --keep-ratio R          sparse: fraction of the other rows whose K/V stay\n"
+            "                          cached, in (0, 1] (default 0.5)\n"
+            "  --kernel N              sparse: odd max-pool window over the saliency (default 3;\n"
+            "                          1 = no pooling)\n"
             "  --threshold T           parallel decoding: commit every block position with\n"
             "                          confidence > T (at least one); --steps is not used\n"
             "  --factor F              parallel decoding by Fast-dLLM's factor rule instead\n"
@@ -230,7 +235,7 @@ int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *
     case CLI_OPT_CACHE:
         if (dllm_cache_policy_parse(arg, &gp->cache) != DLLM_OK) {
             fprintf(stderr, "dllm %s: invalid value '%s' for --cache: expected none, dllm, "
-                            "prefix or dual\n", cmd, arg);
+                            "prefix, dual or sparse\n", cmd, arg);
             return -1;
         }
         return 1;
@@ -268,6 +273,21 @@ int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *
         if (cli_parse_f32(cmd, "--factor", arg, 1e-9, 1e6, &gp->factor)) return -1;
         return 1;
     case CLI_OPT_EARLY_STOP: gp->early_stop = 1; return 1;
+    case CLI_OPT_KEEP_RATIO:
+        if (cli_parse_f32(cmd, "--keep-ratio", arg, 1e-9, 1.0, &f)) return -1;
+        gp->cache_params.keep_ratio = strtod(arg, NULL); /* full double precision */
+        *cache_flags_seen |= 2;
+        return 1;
+    case CLI_OPT_KERNEL:
+        if (cli_parse_i64(cmd, "--kernel", arg, 1, 1023, &v)) return -1;
+        if (v % 2 == 0) {
+            fprintf(stderr, "dllm %s: invalid value '%s' for --kernel: the max-pool window "
+                            "must be odd (1, 3, 5, ...)\n", cmd, arg);
+            return -1;
+        }
+        gp->cache_params.kernel = (int32_t)v;
+        *cache_flags_seen |= 2;
+        return 1;
     case CLI_OPT_CFG_INTERVAL:
         if (cli_parse_i64(cmd, "--cfg-interval", arg, 0, INT32_MAX, &v)) return -1;
         gp->cache_params.cfg_interval = (int32_t)v;
@@ -279,7 +299,11 @@ int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *
 
 int cli_gen_check(const char *cmd, const dllm_gen_params *gp, unsigned cache_flags_seen)
 {
-    if (cache_flags_seen && gp->cache != DLLM_CACHE_DLLM) {
+    if ((cache_flags_seen & 2) && gp->cache != DLLM_CACHE_SPARSE) {
+        fprintf(stderr, "dllm %s: --keep-ratio and --kernel apply to --cache sparse\n", cmd);
+        return -1;
+    }
+    if ((cache_flags_seen & 1) && gp->cache != DLLM_CACHE_DLLM) {
         fprintf(stderr, "dllm %s: --kp, --kr, --rho, --layer0-refresh and --cfg-interval apply "
                         "to --cache dllm\n", cmd);
         return -1;

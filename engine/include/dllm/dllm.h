@@ -110,6 +110,8 @@ typedef enum dllm_cache_policy {
     DLLM_CACHE_PREFIX = 2, /* Fast-dLLM prefix cache: refresh at block starts, then the block
                             * and everything after it */
     DLLM_CACHE_DUAL = 3,   /* Fast-dLLM dual cache: refresh at block starts, then the block */
+    DLLM_CACHE_SPARSE = 4, /* Sparse-dLLM: dual-cache style over the most salient keep_ratio of
+                            * the other rows' K/V, chosen at each block's second step */
 } dllm_cache_policy;
 
 /* dLLM-Cache parameters (algorithms.md section 1). Defaults are the official script's for
@@ -122,6 +124,10 @@ typedef struct dllm_cache_params {
     int layer0_refresh;   /* recompute layer 0 fully every step (official code since 2025-07) */
     int32_t cfg_interval; /* with CFG: run the unconditional pass every cfg_interval
                            * conditional steps and reuse cond - uncond between (0 = off) */
+    /* Sparse-dLLM (cache = DLLM_CACHE_SPARSE); defaults from the official LLaDA-8B-Instruct
+     * evaluation: keep_ratio 0.5, kernel 3 */
+    double keep_ratio;    /* (0, 1]: fraction of the non-block rows whose K/V stay cached */
+    int32_t kernel;       /* odd >= 1: max-pool window over the saliency (1 = no pooling) */
 } dllm_cache_params;
 
 typedef struct dllm_gen_params {
@@ -135,7 +141,7 @@ typedef struct dllm_gen_params {
     int logits_eos_inf;         /* forbid EOS (its logit is -inf) */
     int confidence_eos_eot_inf; /* never prefer committing EOS/EOT (confidence -inf) */
     dllm_cache_policy cache;
-    dllm_cache_params cache_params; /* used by cache = DLLM_CACHE_DLLM */
+    dllm_cache_params cache_params; /* used by cache = DLLM_CACHE_DLLM and _SPARSE */
     /* Parallel decoding (Fast-dLLM), composing with every policy; at most one of the two.
      * With either, a block ends when it has no mask left and `steps` is not used. */
     float threshold;  /* (0, 1]: commit every block position with confidence > threshold
