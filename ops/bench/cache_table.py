@@ -2,7 +2,8 @@
 """cache_table.py -- the quality/compute tables of the cache policies, in one command.
 
 --table sweep (default): dLLM-Cache against no cache (issue: dLLM-Cache), see below.
---table policies: every policy (none, dllm, prefix, dual) alone and with threshold
+--table policies: every policy (none, dllm, prefix, dual, sparse, and d2 when the engine
+has it) alone and with threshold
 parallel decoding (0.9, Fast-dLLM's default), with accuracy, decoded tokens per forward,
 FLOPs per output token (answer tokens, up to EOS), CPU time and feature-cache bytes per
 sequence.
@@ -29,6 +30,8 @@ import os
 import subprocess
 import sys
 import tempfile
+
+POLICIES = ["none", "dllm", "prefix", "dual", "sparse"]  # each at its paper's defaults
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -120,7 +123,7 @@ def main():
 def policies_table(args):
     rows = []
     base = None
-    for policy in ["none", "dllm", "prefix", "dual"]:
+    for policy in POLICIES:
         for extra, label in [([], ""), (["--threshold", "0.9"], " + threshold 0.9")]:
             s, items = run_eval(args, ["--cache", policy] + extra)
             if base is None:

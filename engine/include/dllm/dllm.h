@@ -160,7 +160,7 @@ void dllm_gen_params_init(dllm_gen_params *p);
  * DLLM_E_INVALID_ARG with a message naming the parameter. */
 dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t errn);
 
-/* Parses "low_confidence"/"random" and "none"/"dllm"/"prefix"/"dual";
+/* Parses "low_confidence"/"random" and "none"/"dllm"/"prefix"/"dual"/"sparse";
  * DLLM_E_INVALID_ARG otherwise. */
 dllm_status dllm_remasking_parse(const char *s, dllm_remasking *out);
 const char *dllm_remasking_name(dllm_remasking r);
