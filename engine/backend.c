@@ -147,6 +147,23 @@ dllm_status dllm_backend_attention_keystat(dllm_backend *be, float *out, float *
     return be->iface->attention_keystat(be->ctx, out, stat, q, k, v, mq, t, nh, hs, s0, s1);
 }
 
+int dllm_backend_has_attention_probs(const dllm_backend *be)
+{
+    return be != NULL && be->iface->attention_probs != NULL;
+}
+
+dllm_status dllm_backend_attention_probs(dllm_backend *be, float *out, float *probs,
+                                         const float *q, const float *k, const float *v,
+                                         int64_t mq, int64_t t, int64_t nh, int64_t hs)
+{
+    BE_SLOT(be, attention_probs);
+    if (mq == 0) return DLLM_OK;
+    if (out == NULL || probs == NULL || q == NULL || k == NULL || v == NULL || mq < 0 ||
+        t <= 0 || nh <= 0 || hs <= 0)
+        return DLLM_E_INVALID_ARG;
+    return be->iface->attention_probs(be->ctx, out, probs, q, k, v, mq, t, nh, hs);
+}
+
 dllm_status dllm_backend_swiglu(dllm_backend *be, float *out, const float *gate, const float *up,
                                 int64_t n)
 {

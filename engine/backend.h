@@ -105,6 +105,14 @@ dllm_status dllm_backend_attention_keystat(dllm_backend *be, float *out, float *
                                            const float *q, const float *k, const float *v,
                                            int64_t mq, int64_t t, int64_t nh, int64_t hs,
                                            int64_t s0, int64_t s1);
+/* Attention with its probabilities (d2Cache's attention rollout): the same output as
+ * dllm_backend_attention, and probs (mq, t) = the softmax probabilities averaged over the
+ * heads (fp32, heads summed in order then divided by nh). probs is backend memory. A
+ * backend without the op (slot NULL) returns DLLM_E_UNSUPPORTED. */
+int dllm_backend_has_attention_probs(const dllm_backend *be);
+dllm_status dllm_backend_attention_probs(dllm_backend *be, float *out, float *probs,
+                                         const float *q, const float *k, const float *v,
+                                         int64_t mq, int64_t t, int64_t nh, int64_t hs);
 /* out (n) = silu(gate) * up ; out may equal gate */
 dllm_status dllm_backend_swiglu(dllm_backend *be, float *out, const float *gate, const float *up,
                                 int64_t n);

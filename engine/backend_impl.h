@@ -49,6 +49,9 @@ struct dllm_backend_i {
     dllm_status (*attention_keystat)(void *ctx, float *out, float *stat, const float *q,
                                      const float *k, const float *v, int64_t mq, int64_t t,
                                      int64_t nh, int64_t hs, int64_t s0, int64_t s1);
+    dllm_status (*attention_probs)(void *ctx, float *out, float *probs, const float *q,
+                                   const float *k, const float *v, int64_t mq, int64_t t,
+                                   int64_t nh, int64_t hs);
 };
 
 struct dllm_backend {

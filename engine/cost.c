@@ -51,7 +51,10 @@ static void price_forward(const dllm_model_shape *m, const dllm_policy *pol,
         int64_t nq = (pl.prompt ? P : 0) + (pl.resp ? R : 0) + (!pl.resp && pl.verify ? pl.k : 0) +
                      range;
         int64_t nv = (pl.prompt ? P : 0) + (pl.resp || pl.verify ? R : 0) + range;
-        double lf = dllm_layer_flops(m->d_model, m->mlp_hidden_size, nq, nv, T);
+        int64_t keys = pl.compact ? (int64_t)dllm_sparse_keep_count(
+                                        (int32_t)T, c->bl, p->cache_params.keep_ratio) + c->bl
+                                  : T; /* Sparse-dLLM attends to the kept rows and the block */
+        double lf = dllm_layer_flops(m->d_model, m->mlp_hidden_size, nq, nv, keys);
         double ln = dllm_layer_flops(m->d_model, m->mlp_hidden_size, T, T, T);
         o->flops += lf;
         o->flops_full_head += lf;
@@ -97,8 +100,9 @@ dllm_status dllm_estimate_cost(const dllm_model_shape *m, int32_t prompt_len,
         int run_un = cfg && (!reuse || (tc - 1) % p->cache_params.cfg_interval == 0);
         int64_t head = (reuse && run_un) ? p->gen_length : p->block_length;
         int32_t blk = s / spb;
+        /* d2's rows depend on the data: priced as full forwards (an upper bound) */
         dllm_plan_ctx c = {tc, prompt_len, p->gen_length, blk, s % spb,
-                           prompt_len + blk * p->block_length, p->block_length};
+                           prompt_len + blk * p->block_length, p->block_length, NULL, 0};
         price_forward(m, pol, p, &c, head, out);
         if (run_un) {
             c.t = ++t_uncond;

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "cache/d2.h"
 #include "cache/feature_store.h"
 #include "cache/policy.h"
 #include "checkpoint.h"
@@ -85,6 +86,8 @@ struct dllm_seq {
     int finished;
     int32_t forwards;
     double forward_ms;
+    int is_d2;        /* cache policy d2: d2 holds its row selection state */
+    dllm_d2_state d2;
 };
 
 static dllm_status seterr(dllm_engine *e, dllm_status rc, const char *fmt, ...)
@@ -283,6 +286,11 @@ void dllm_gen_params_init(dllm_gen_params *p)
     p->cache_params.cfg_interval = 0;
     p->cache_params.keep_ratio = 0.5;
     p->cache_params.kernel = 3;
+    p->cache_params.d2_k = 32;
+    p->cache_params.d2_p = 0.1;
+    p->cache_params.d2_sigma = 10.0;
+    p->cache_params.d2_inflate = 0;
+    p->cache_params.d2_prior = 1;
 }
 
 dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t errn)
@@ -394,6 +402,7 @@ static dllm_status reserve_host(dllm_engine *e, size_t rows, size_t plan)
 void dllm_seq_free(dllm_seq *s)
 {
     if (s == NULL) return;
+    dllm_d2_free(&s->d2);
     dllm_feature_store_deinit(&s->fs_cond, s->e->be);
     dllm_feature_store_deinit(&s->fs_uncond, s->e->be);
     if (s->e->pool.size > 0)
@@ -452,6 +461,13 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
                     "cache policy %s needs the attention_keystat operation, which the %s "
                     "backend does not implement yet; hint: use another cache policy (dual is "
                     "the closest) or the cpu backend", dllm_cache_policy_name(p->cache),
+                    dllm_backend_name(e->be));
+        goto out;
+    }
+    if (p->cache == DLLM_CACHE_D2 && !dllm_backend_has_attention_probs(e->be)) {
+        rc = seterr(e, DLLM_E_UNSUPPORTED,
+                    "cache policy d2 needs the attention_probs operation, which the %s backend "
+                    "does not implement yet; hint: use another cache policy or the cpu backend",
                     dllm_backend_name(e->be));
         goto out;
     }
@@ -516,6 +532,16 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
                    "bytes)%s: %s", (int)s->T, dllm_seq_bytes(e, n_prompt, p),
                    pool ? " from the memory pool" : "", dllm_status_desc(rc));
             goto out;
+        }
+        if (p->cache == DLLM_CACHE_D2) {
+            s->is_d2 = 1;
+            rc = dllm_d2_init(&s->d2, (int32_t)L, s->P, s->R, p->cache_params.d2_sigma);
+            if (rc == DLLM_OK) rc = dllm_forward_reserve_probs(&e->fwd, s->T);
+            if (rc != DLLM_OK) {
+                seterr(e, rc, "cannot allocate d2Cache's state for a %d-token sequence: %s",
+                       (int)s->T, dllm_status_desc(rc));
+                goto out;
+            }
         }
         /* reserve the workspace a batch of this sequence alone needs; with CFG reuse the
          * refresh steps compute the head for the whole response on both branches */
@@ -602,11 +628,25 @@ static void commit(dllm_engine *e, dllm_seq *s, const int32_t *tok, const double
     int32_t *ctok = e->tok_buf + e->cap_sample / 2;
     for (int32_t j = 0; j < bl; j++) {
         if (s->canvas[b0 + j] != e->mask_id) continue;
+        if (s->is_d2 && !s->d2.mark[b0 + j]) continue; /* d2: only rows that ran */
         e->cand_pos[n] = b0 + j;
         cconf[n] = conf[j];
         ctok[n] = tok[j];
         n++;
     }
+    const double *rank = cconf;
+    if (s->is_d2 && s->p.cache_params.d2_prior) {
+        /* certainty prior: rank by confidence x density of the decoded pattern */
+        for (int32_t g = 0; g < s->R; g++) s->d2.known[g] = s->canvas[s->P + g] != e->mask_id;
+        dllm_d2_density(&s->d2, s->d2.known);
+        for (size_t c = 0; c < n; c++) {
+            double v = cconf[c] * s->d2.dens[e->cand_pos[c] - s->P];
+            s->d2.key[c] = isnan(v) ? -INFINITY : v;
+        }
+        rank = s->d2.key;
+    }
+    if (s->is_d2)
+        for (size_t c = 0; c < n; c++) s->d2.conf[e->cand_pos[c] - s->P] = cconf[c];
     size_t chosen;
     if (s->p.threshold > 0.0f)
         chosen = dllm_select_threshold(cconf, e->cand_pos, n, (double)s->p.threshold, e->order,
@@ -615,10 +655,12 @@ static void commit(dllm_engine *e, dllm_seq *s, const int32_t *tok, const double
         chosen = dllm_select_factor(cconf, e->cand_pos, n, (double)s->p.factor, e->order,
                                     e->sel);
     else
-        chosen = dllm_select_topk(cconf, e->cand_pos, n,
+        chosen = dllm_select_topk(rank, e->cand_pos, n,
                                   (size_t)dllm_sched_transfer_count(s->block_masked, s->spb, s->i),
                                   e->order, e->sel);
     for (size_t c = 0; c < chosen; c++) s->canvas[e->cand_pos[e->sel[c]]] = ctok[e->sel[c]];
+    if (s->is_d2)
+        for (size_t c = 0; c < chosen; c++) s->d2.committed[c] = e->cand_pos[e->sel[c]];
 
     s->i++;
     s->s++;
@@ -647,6 +689,9 @@ static void commit(dllm_engine *e, dllm_seq *s, const int32_t *tok, const double
             }
         }
     }
+    if (s->is_d2 && !s->finished) /* d2Cache: the rows the next forward recomputes */
+        dllm_d2_select(&s->d2, s->canvas, e->mask_id, s->d2.committed, (int32_t)chosen, bl,
+                       &s->p.cache_params);
 }
 
 dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
@@ -691,22 +736,27 @@ dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
         /* with CFG reuse, refresh steps cache cond - uncond over the whole response */
         int32_t h0 = (reuse && s->run_uncond) ? s->P : b0;
         int32_t hn = (reuse && s->run_uncond) ? s->R : bl;
-        dllm_plan_ctx pc = {tc, s->P, s->R, s->block, s->i, b0, bl};
+        dllm_plan_ctx pc = {tc, s->P, s->R, s->block, s->i, b0, bl,
+                            s->is_d2 ? s->d2.rows : NULL, s->is_d2 ? s->d2.n_rows : 0};
         for (int64_t l = 0; l < e->w.L; l++) s->policy->plan(&s->p, &pc, l, &s->plan_cond[l]);
         e->plan[k++] = (dllm_fwd_seq){s->canvas, s->T, s->P, h0, hn, &s->fs_cond, s->plan_cond,
-                                      &s->counts};
+                                      &s->counts, s->is_d2 ? s->d2.probs : NULL};
         if (s->run_uncond) {
             memcpy(s->uncond + s->P, s->canvas + s->P, (size_t)s->R * sizeof(int32_t));
-            dllm_plan_ctx pu = {s->t_uncond + 1, s->P, s->R, s->block, s->i, b0, bl};
+            dllm_plan_ctx pu = {s->t_uncond + 1, s->P, s->R, s->block, s->i, b0, bl, NULL, 0};
             for (int64_t l = 0; l < e->w.L; l++)
                 s->policy->plan(&s->p, &pu, l, &s->plan_uncond[l]);
             e->plan[k++] = (dllm_fwd_seq){s->uncond, s->T, s->P, h0, hn, &s->fs_uncond,
-                                          s->plan_uncond, &s->counts};
+                                          s->plan_uncond, &s->counts, NULL};
         }
     }
     t0 = now_ms();
     rc = dllm_forward_run(&e->fwd, e->plan, k);
     if (rc != DLLM_OK) return seterr(e, rc, "forward failed: %s", dllm_status_desc(rc));
+    for (size_t i = 0; i < n; i++) /* d2Cache: the rollout of the forward that just ran */
+        if (!seqs[i]->finished && seqs[i]->is_d2)
+            dllm_d2_rollout(&seqs[i]->d2, seqs[i]->d2.n_rows ? seqs[i]->d2.rows : NULL,
+                            seqs[i]->d2.n_rows ? seqs[i]->d2.n_rows : seqs[i]->T);
 
     /* per sequence: CFG mix, sample the block rows, commit */
     int64_t hoff = 0;

@@ -60,6 +60,9 @@ void dllm_forward_deinit(dllm_forward *f)
 {
     if (f == NULL || f->be == NULL) return;
     release(f);
+    dllm_backend_dealloc(f->be, f->probs_dev); /* sized separately (reserve_probs) */
+    f->probs_dev = NULL;
+    f->cap_probs = 0;
 }
 
 dllm_status dllm_forward_reserve(dllm_forward *f, int64_t rows, int64_t head_rows)
@@ -121,6 +124,17 @@ out:
 }
 
 
+dllm_status dllm_forward_reserve_probs(dllm_forward *f, int64_t t)
+{
+    float *p = NULL;
+    if (t * t <= f->cap_probs) return DLLM_OK;
+    DLLM_TRY(dllm_backend_alloc(f->be, (size_t)(t * t) * sizeof(float), (void **)&p));
+    dllm_backend_dealloc(f->be, f->probs_dev);
+    f->probs_dev = p;
+    f->cap_probs = t * t;
+    return DLLM_OK;
+}
+
 /* Row counts of one sequence's layer plan. */
 /* Rows of a plan's row range (only when neither segment is recomputed whole). */
 static int32_t range_rows(const dllm_layer_plan *p)
@@ -128,17 +142,24 @@ static int32_t range_rows(const dllm_layer_plan *p)
     return (!p->prompt && !p->resp && p->hi > p->lo) ? p->hi - p->lo : 0;
 }
 
+/* Rows of a plan's row list (only when neither segment is recomputed whole). */
+static int32_t list_rows(const dllm_layer_plan *p)
+{
+    return (!p->prompt && !p->resp && p->rows != NULL) ? p->n_rows : 0;
+}
+
 static int32_t s_rows(const dllm_fwd_seq *q, const dllm_layer_plan *p)
 {
     int32_t R = q->T - q->P;
     return (p->prompt ? q->P : 0) + (p->resp ? R : 0) + (!p->resp && p->verify ? p->k : 0) +
-           range_rows(p);
+           range_rows(p) + list_rows(p);
 }
 
 static int32_t v_rows(const dllm_fwd_seq *q, const dllm_layer_plan *p)
 {
     int32_t R = q->T - q->P;
-    return (p->prompt ? q->P : 0) + (p->resp || p->verify ? R : 0) + range_rows(p);
+    return (p->prompt ? q->P : 0) + (p->resp || p->verify ? R : 0) + range_rows(p) +
+           list_rows(p);
 }
 
 static int keyscore_cmp(const void *pa, const void *pb)
@@ -266,6 +287,14 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
                                                     f->q + NS * C, kstore, vstore, ns, q->T,
                                                     w->NH, w->HS, p->lo, p->hi));
             DLLM_TRY(select_kept(f, q, p, l));
+        } else if (p->probs) { /* d2Cache: the queries' probabilities for the rollout */
+            DLLM_TRY(dllm_backend_scatter_rows(be, kstore, f->kk + NS * C, spos + NS, ns, C));
+            DLLM_TRY(dllm_backend_attention_probs(be, f->att + NS * C, f->probs_dev,
+                                                  f->q + NS * C, kstore, vstore, ns, q->T,
+                                                  w->NH, w->HS));
+            DLLM_TRY(dllm_backend_download(be, q->probs + l * (int64_t)q->T * q->T,
+                                           f->probs_dev,
+                                           (size_t)ns * (size_t)q->T * sizeof(float)));
         } else {
             DLLM_TRY(dllm_backend_scatter_rows(be, kstore, f->kk + NS * C, spos + NS, ns, C));
             DLLM_TRY(dllm_backend_attention(be, f->att + NS * C, f->q + NS * C, kstore, vstore,
@@ -332,6 +361,7 @@ static void stage_positions(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n)
                 for (int32_t i = 0; i < range_rows(p); i++)
                     f->wpos_host[l * f->cap_rows + ns + i] = (int32_t)q->fs->nkeep + i;
             for (int32_t i = p->lo; i < p->lo + range_rows(p); i++) sp[ns++] = vp[nv++] = i;
+            for (int32_t i = 0; i < list_rows(p); i++) sp[ns++] = vp[nv++] = p->rows[i];
         }
     }
 }
@@ -387,6 +417,19 @@ dllm_status dllm_forward_run(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n
             if (p->keystat && (!p->prompt || !p->resp || p->kernel < 1 || p->kernel % 2 == 0))
                 return DLLM_E_INVALID_ARG;
             compact |= p->compact;
+            /* row lists: ascending, inside the canvas, alone (no range, no V-verify) */
+            if (list_rows(p) > 0) {
+                if (range_rows(p) > 0 || p->verify || p->compact || p->keystat)
+                    return DLLM_E_INVALID_ARG;
+                for (int32_t i = 0; i < p->n_rows; i++)
+                    if (p->rows[i] < 0 || p->rows[i] >= q->T ||
+                        (i > 0 && p->rows[i] <= p->rows[i - 1]))
+                        return DLLM_E_INVALID_ARG;
+            }
+            if (p->n_rows < 0) return DLLM_E_INVALID_ARG;
+            if (p->probs && (q->probs == NULL || (int64_t)q->T * q->T > f->cap_probs ||
+                             p->compact || p->keystat))
+                return DLLM_E_INVALID_ARG;
             if (p->k < 0 || p->k > q->T - q->P) return DLLM_E_INVALID_ARG;
             if (range_rows(p) > 0 && (p->lo < 0 || p->hi > q->T || (p->verify && p->k > 0)))
                 return DLLM_E_INVALID_ARG;

@@ -23,6 +23,10 @@
  *   6. F[S] = MLP(RMSNorm(x[S])); x += F (all rows)
  * With every row recomputed this is exactly the plain LLaDA block.
  *
+ * Row lists (d2Cache): a plan may also name any ascending rows to recompute fully; with
+ * `probs` the attention runs through attention_probs and each layer's (rows, T) head-mean
+ * probabilities are downloaded into the sequence's host buffer for the rollout.
+ *
  * Compact stores (Sparse-dLLM, cache/policy.h): a keystat plan runs step 4 through the
  * backend's attention_keystat (the block queries' score of every key), then picks the
  * kept rows on the host (one (T) download per layer, at one step per block), uploads
@@ -70,6 +74,8 @@ typedef struct dllm_fwd_seq {
     dllm_feature_store *fs;        /* this branch's features (n_layers 1 or L) */
     const dllm_layer_plan *plans;  /* (L) what each layer recomputes */
     dllm_row_counts *counts;       /* accounting, may be NULL */
+    float *probs;                  /* host (L, T, T), for plans with probs: layer l's query
+                                    * rows' head-mean attention probabilities at l T T */
 } dllm_fwd_seq;
 
 typedef struct dllm_forward {
@@ -91,6 +97,8 @@ typedef struct dllm_forward {
     int32_t *kidx_host;             /* (cap_rows) host staging of kidx */
     struct dllm_keyscore *rank;     /* (cap_rows) host: pooled scores being ranked */
     uint8_t *kept;                  /* (cap_rows) host: kept-row marks */
+    float *probs_dev;               /* (cap_probs) backend memory: attention probabilities */
+    int64_t cap_probs;
 } dllm_forward;
 
 void dllm_forward_init(dllm_forward *f, dllm_backend *be, const dllm_model_weights *w);
@@ -99,6 +107,10 @@ void dllm_forward_deinit(dllm_forward *f); /* zeroed is a no-op */
 /* Ensures capacity for batches of up to rows packed rows (and sequences of up to that
  * many rows) and head_rows head rows. */
 dllm_status dllm_forward_reserve(dllm_forward *f, int64_t rows, int64_t head_rows);
+
+/* Ensures the attention-probability buffer for plans with probs (d2Cache) covers
+ * sequences of up to t rows ((t, t) floats); called at admission. */
+dllm_status dllm_forward_reserve_probs(dllm_forward *f, int64_t t);
 
 /* Runs the forward for seqs (n of them). On success f->logits holds (H, V) logits, the
  * head rows of seqs[0] first. DLLM_E_INVALID_ARG if the batch exceeds the reservation, a

@@ -76,7 +76,12 @@ START_TEST(test_usage_errors)
     expect("generate --prompt x --threshold 1.5", 2, "--threshold");
     expect("generate --prompt x --threshold 0.9 --factor 1", 2, "one of them");
     expect("generate --prompt x --factor -1", 2, "--factor");
-    expect("generate --prompt x --cache fast", 2, "dual or sparse");
+    expect("generate --prompt x --cache fast", 2, "sparse or d2");
+    expect("generate --prompt x --d2-k 8", 2, "apply to --cache d2");
+    expect("generate --prompt x --cache d2 --d2-p 2", 2, "--d2-p");
+    expect("generate --prompt x --cache d2 --d2-k 0", 2, "--d2-k");
+    expect("generate --prompt x --cache d2 --d2-prior maybe", 2, "on or off");
+    expect("generate --prompt x --cache d2 --threshold 0.9", 2, "--d2-prior off");
     expect("generate --prompt x --keep-ratio 0.5", 2, "apply to --cache sparse");
     expect("generate --prompt x --cache sparse --keep-ratio 0", 2, "--keep-ratio");
     expect("generate --prompt x --cache sparse --keep-ratio 1.5", 2, "--keep-ratio");

@@ -59,7 +59,7 @@ START_TEST(test_logits)
         for (int64_t l = 0; l < w.L; l++) plans[l].prompt = plans[l].resp = 1;
         ck_assert_int_eq(dllm_feature_store_init(&fs, be, NULL, 1, rows, w.C), DLLM_OK);
         /* the whole canvas as "prompt" rows [0, rows): every row is recomputed */
-        dllm_fwd_seq sq = {ids, (int32_t)rows, (int32_t)rows, 0, (int32_t)rows, &fs, plans, NULL};
+        dllm_fwd_seq sq = {ids, (int32_t)rows, (int32_t)rows, 0, (int32_t)rows, &fs, plans, NULL, NULL};
         ck_assert_int_eq(dllm_forward_run(&fw, &sq, 1), DLLM_OK);
         float *got = malloc((size_t)(rows * vocab) * sizeof(float));
         dllm_backend_download(be, got, fw.logits, (size_t)(rows * vocab) * sizeof(float));

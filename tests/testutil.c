@@ -134,6 +134,14 @@ void tu_params_from_json(const cJSON *p, dllm_gen_params *gp)
     ck_assert_int_eq(dllm_cache_policy_parse(cJSON_GetObjectItem(c, "policy")->valuestring,
                                              &gp->cache),
                      DLLM_OK);
+    if (gp->cache == DLLM_CACHE_D2) {
+        gp->cache_params.d2_k = (int32_t)num(c, "k");
+        gp->cache_params.d2_p = num(c, "p");
+        gp->cache_params.d2_sigma = num(c, "sigma");
+        gp->cache_params.d2_inflate = (int32_t)num(c, "inflate");
+        gp->cache_params.d2_prior = cJSON_IsTrue(cJSON_GetObjectItem(c, "prior"));
+        return;
+    }
     if (gp->cache == DLLM_CACHE_SPARSE) {
         gp->cache_params.keep_ratio = num(c, "keep_ratio");
         gp->cache_params.kernel = (int32_t)num(c, "kernel");

@@ -99,6 +99,22 @@ static void sparse_plan(const dllm_gen_params *p, const dllm_plan_ctx *x, int64_
     out->compact = 1;
 }
 
+/* d2Cache: every row at the first forward, then the rows chosen after the last step. */
+static void d2_plan(const dllm_gen_params *p, const dllm_plan_ctx *x, int64_t layer,
+                    dllm_layer_plan *out)
+{
+    (void)p;
+    (void)layer;
+    if (x->n_rows == 0) {
+        full_plan(out);
+    } else {
+        memset(out, 0, sizeof *out);
+        out->rows = x->rows;
+        out->n_rows = x->n_rows;
+    }
+    out->probs = 1;
+}
+
 int32_t dllm_sparse_keep_count(int32_t T, int32_t bl, double keep_ratio)
 {
     int32_t n = T - bl;
@@ -115,6 +131,7 @@ static const dllm_policy policies[] = {
     [DLLM_CACHE_DUAL] = {.name = "dual", .keeps_features = 1, .plan = dual_plan},
     [DLLM_CACHE_SPARSE] = {.name = "sparse", .keeps_features = 1, .compact_kv = 1,
                            .plan = sparse_plan},
+    [DLLM_CACHE_D2] = {.name = "d2", .keeps_features = 1, .plan = d2_plan},
 };
 
 const dllm_policy *dllm_policy_get(dllm_cache_policy id)
@@ -128,7 +145,7 @@ dllm_status dllm_policy_validate(const dllm_gen_params *p, char *err, size_t err
     const dllm_cache_params *c = &p->cache_params;
     if (dllm_policy_get(p->cache) == NULL)
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "unknown cache policy %d (known: none, "
-                         "dllm, prefix, dual, sparse)", (int)p->cache);
+                         "dllm, prefix, dual, sparse, d2)", (int)p->cache);
     if (!(p->threshold >= 0.0f && p->threshold <= 1.0f))
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
                          "threshold must be in (0, 1], or 0 for the LLaDA schedule (got %g)",
@@ -150,6 +167,45 @@ dllm_status dllm_policy_validate(const dllm_gen_params *p, char *err, size_t err
                              "kernel (Sparse-dLLM max-pool window) must be an odd number in "
                              "[1, 1023] (got %d); 1 = no pooling, the paper's default is 3",
                              (int)c->kernel);
+        return DLLM_OK;
+    }
+    if (p->cache == DLLM_CACHE_D2) {
+        if (c->d2_k < 1)
+            return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                             "d2_k (d2Cache masked rows recomputed per step) must be >= 1 (got "
+                             "%d); the paper's default is 32", (int)c->d2_k);
+        if (!(c->d2_p >= 0.0 && c->d2_p <= 1.0))
+            return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                             "d2_p (d2Cache rollout nucleus) must be in [0, 1] (got %g); the "
+                             "paper's default is 0.1", c->d2_p);
+        if (!(c->d2_sigma > 0.0) || !isfinite(c->d2_sigma))
+            return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                             "d2_sigma (d2Cache certainty-density width) must be a finite "
+                             "number > 0 (got %g); the paper's default is 10", c->d2_sigma);
+        if (c->d2_inflate < 0)
+            return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                             "d2_inflate must be >= 0 (got %d); 0 turns gap filling off",
+                             (int)c->d2_inflate);
+        if (p->cfg_scale > 0.0f)
+            return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                             "cache policy d2 does not support classifier-free guidance "
+                             "(cfg_scale %g); hint: use cfg_scale 0 or another policy",
+                             (double)p->cfg_scale);
+        if (c->d2_prior && (p->threshold > 0.0f || p->factor > 0.0f))
+            return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                             "d2's certainty prior ranks commits by confidence x density and "
+                             "applies to the step schedule; turn it off (d2_prior 0, "
+                             "--d2-prior off) for threshold or factor decoding, as the d2Cache "
+                             "authors advise");
+        if (p->threshold <= 0.0f && p->factor <= 0.0f && p->gen_length >= p->block_length &&
+            p->block_length > 0 && p->steps > 0) {
+            int32_t nb = p->gen_length / p->block_length, spb = nb > 0 ? p->steps / nb : 0;
+            if (spb > 0 && c->d2_k < (p->block_length + spb - 1) / spb)
+                return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                                 "d2_k %d is below the %d tokens a step commits "
+                                 "(block_length / steps per block); raise d2_k",
+                                 (int)c->d2_k, (int)((p->block_length + spb - 1) / spb));
+        }
         return DLLM_OK;
     }
     if (p->cache != DLLM_CACHE_DLLM) return DLLM_OK;

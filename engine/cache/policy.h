@@ -29,6 +29,9 @@
  *   step >=2 only the block rows run; their K/V are written into the block slots and
  *            they attend to the compact store (nkeep + block keys).
  *
+ * d2Cache (`d2`, cache/d2.h) recomputes every row at the first forward, then the row list
+ * chosen after each step (ctx->rows); every forward reports its attention probabilities.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef DLLM_POLICY_H
@@ -50,6 +53,9 @@ typedef struct dllm_layer_plan {
                       * the saliency of the queries [lo, hi) (Sparse-dLLM step 1) */
     uint8_t compact; /* (range plans, compact store) rows [lo, hi) attend to the kept K/V */
     int32_t kernel;  /* keystat: max-pool window (odd >= 1) */
+    const int32_t *rows; /* (when !prompt && !resp) also recompute these n_rows rows fully */
+    int32_t n_rows;      /* (ascending, in [0, T), disjoint from [lo, hi); d2Cache) */
+    uint8_t probs;       /* write the queries' head-mean attention probabilities (d2Cache) */
 } dllm_layer_plan;
 
 /* Where a forward sits in the generation. */
@@ -59,6 +65,8 @@ typedef struct dllm_plan_ctx {
     int32_t block; /* current block */
     int32_t step_in_block; /* 0 = the block's first step */
     int32_t b0, bl;        /* absolute first row and length of the block */
+    const int32_t *rows;   /* d2Cache: the rows chosen after the last step (n_rows), or */
+    int32_t n_rows;        /* n_rows == 0 before the first forward */
 } dllm_plan_ctx;
 
 typedef struct dllm_policy {

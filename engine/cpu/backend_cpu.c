@@ -122,6 +122,12 @@ static dllm_status cpu_weight_upload(void *vctx, const void *src, dllm_dtype t, 
         ctx->pad_cols = pc;
         ctx->pad_rows = pr;
     }
+    if (cols > ctx->qsum_cap) { /* attention_keystat's query sums: a row of a weight's input */
+        double *qs = realloc(ctx->qsum, (size_t)cols * sizeof(double));
+        if (qs == NULL) return DLLM_E_NOMEM;
+        ctx->qsum = qs;
+        ctx->qsum_cap = cols;
+    }
     rc = cpu_alloc(vctx, n * sizeof(float), &p);
     if (rc != DLLM_OK) return rc;
     dllm_convert_to_f32(p, src, t, n);
@@ -242,10 +248,32 @@ static dllm_status cpu_reserve(void *vctx, int64_t t)
     return DLLM_OK;
 }
 
+/* attention; when probs != NULL it also receives the head-mean probabilities (mq, t) */
+static dllm_status attention_impl(cpu_ctx *ctx, float *out, float *probs, const float *q,
+                                  const float *k, const float *v, int64_t mq, int64_t t,
+                                  int64_t nh, int64_t hs);
+
 static dllm_status cpu_attention(void *vctx, float *out, const float *q, const float *k,
                                  const float *v, int64_t mq, int64_t t, int64_t nh, int64_t hs)
 {
-    cpu_ctx *ctx = vctx;
+    return attention_impl(vctx, out, NULL, q, k, v, mq, t, nh, hs);
+}
+
+static dllm_status cpu_attention_probs(void *vctx, float *out, float *probs, const float *q,
+                                       const float *k, const float *v, int64_t mq, int64_t t,
+                                       int64_t nh, int64_t hs)
+{
+    dllm_status rc = attention_impl(vctx, out, probs, q, k, v, mq, t, nh, hs);
+    if (rc != DLLM_OK) return rc;
+    for (int64_t i = 0; i < mq * t; i++) probs[i] /= (float)nh;
+    return DLLM_OK;
+}
+
+static dllm_status attention_impl(cpu_ctx *ctx, float *out, float *probs, const float *q,
+                                  const float *k, const float *v, int64_t mq, int64_t t,
+                                  int64_t nh, int64_t hs)
+{
+    void *vctx = ctx;
     int64_t c = nh * hs;
     float scale = 1.0f / sqrtf((float)hs);
 
@@ -274,6 +302,8 @@ static dllm_status cpu_attention(void *vctx, float *out, const float *q, const f
             float inv = 1.0f / sum;
             for (int64_t j = 0; j < t; j++) row[j] *= inv;
         }
+        if (probs != NULL) /* head-mean probabilities: sum the heads in order */
+            for (int64_t i = 0; i < mq * t; i++) probs[i] = (h == 0 ? 0.0f : probs[i]) + sc[i];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)mq, (blasint)hs,
                     (blasint)t, 1.0f, sc, (blasint)t, v + h * hs, (blasint)c, 0.0f, out + h * hs,
                     (blasint)c);
@@ -293,7 +323,7 @@ static dllm_status cpu_attention_keystat(void *vctx, float *out, float *stat, co
     dllm_status rc = cpu_attention(vctx, out, q, k, v, mq, t, nh, hs);
 
     if (rc != DLLM_OK) return rc;
-    if (ctx->qsum_cap < c) { /* the model width: sized once, on the first call */
+    if (ctx->qsum_cap < c) { /* sized at weight upload; grown here only for a direct caller */
         double *qs = realloc(ctx->qsum, (size_t)c * sizeof(double));
         if (qs == NULL) return DLLM_E_NOMEM;
         ctx->qsum = qs;
@@ -500,6 +530,7 @@ static const struct dllm_backend_i cpu_iface = {
     .sample = cpu_sample,
     .synchronize = NULL, /* every op is synchronous */
     .attention_keystat = cpu_attention_keystat,
+    .attention_probs = cpu_attention_probs,
 };
 
 dllm_status dllm_backend_cpu_new(int n_threads, dllm_backend **out, char *err, size_t errn)

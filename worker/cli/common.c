@@ -175,7 +175,8 @@ void cli_gen_usage(FILE *f)
             "  --confidence-eos-eot-inf  commit EOS/EOT predictions last\n"
             "  --cache POLICY          feature cache policy: none (default), dllm (dLLM-Cache),\n"
             "                          prefix or dual (Fast-dLLM block-wise KV cache), sparse\n"
-            "                          (Sparse-dLLM: dual style over the most salient rows)\n"
+            "                          (Sparse-dLLM: dual style over the most salient rows), d2\n"
+            "                          (d2Cache: per step only the rows that matter)\n"
             "  --kp N                  dllm: prompt refresh interval K_p (default 50)\n"
             "  --kr N                  dllm: response refresh interval K_r (default 7)\n"
             "  --rho R                 dllm: V-verify ratio in [0, 1] (default 0.25; 0 = pure\n"
@@ -187,6 +188,12 @@ void cli_gen_usage(FILE *f)
             "                          cached, in (0, 1] (default 0.5)\n"
             "  --kernel N              sparse: odd max-pool window over the saliency (default 3;\n"
             "                          1 = no pooling)\n"
+            "  --d2-k N                d2: masked rows recomputed per step (default 32)\n"
+            "  --d2-p P                d2: rollout nucleus of the other rows, in [0, 1] (0.1)\n"
+            "  --d2-sigma S            d2: certainty-density width (default 10)\n"
+            "  --d2-inflate N          d2: also recompute gaps of <= N rows (default 0 = off)\n"
+            "  --d2-prior on|off       d2: certainty-prior decoding order (default on; off for\n"
+            "                          --threshold/--factor)\n"
             "  --threshold T           parallel decoding: commit every block position with\n"
             "                          confidence > T (at least one); --steps is not used\n"
             "  --factor F              parallel decoding by Fast-dLLM's factor rule instead\n"
@@ -235,7 +242,7 @@ int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *
     case CLI_OPT_CACHE:
         if (dllm_cache_policy_parse(arg, &gp->cache) != DLLM_OK) {
             fprintf(stderr, "dllm %s: invalid value '%s' for --cache: expected none, dllm, "
-                            "prefix, dual or sparse\n", cmd, arg);
+                            "prefix, dual, sparse or d2\n", cmd, arg);
             return -1;
         }
         return 1;
@@ -273,6 +280,38 @@ int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *
         if (cli_parse_f32(cmd, "--factor", arg, 1e-9, 1e6, &gp->factor)) return -1;
         return 1;
     case CLI_OPT_EARLY_STOP: gp->early_stop = 1; return 1;
+    case CLI_OPT_D2_K:
+        if (cli_parse_i64(cmd, "--d2-k", arg, 1, INT32_MAX, &v)) return -1;
+        gp->cache_params.d2_k = (int32_t)v;
+        *cache_flags_seen |= 4;
+        return 1;
+    case CLI_OPT_D2_P:
+        if (cli_parse_f32(cmd, "--d2-p", arg, 0.0, 1.0, &f)) return -1;
+        gp->cache_params.d2_p = strtod(arg, NULL);
+        *cache_flags_seen |= 4;
+        return 1;
+    case CLI_OPT_D2_SIGMA:
+        if (cli_parse_f32(cmd, "--d2-sigma", arg, 1e-6, 1e9, &f)) return -1;
+        gp->cache_params.d2_sigma = strtod(arg, NULL);
+        *cache_flags_seen |= 4;
+        return 1;
+    case CLI_OPT_D2_INFLATE:
+        if (cli_parse_i64(cmd, "--d2-inflate", arg, 0, INT32_MAX, &v)) return -1;
+        gp->cache_params.d2_inflate = (int32_t)v;
+        *cache_flags_seen |= 4;
+        return 1;
+    case CLI_OPT_D2_PRIOR:
+        if (strcmp(arg, "on") == 0)
+            gp->cache_params.d2_prior = 1;
+        else if (strcmp(arg, "off") == 0)
+            gp->cache_params.d2_prior = 0;
+        else {
+            fprintf(stderr, "dllm %s: invalid value '%s' for --d2-prior: expected on or off\n",
+                    cmd, arg);
+            return -1;
+        }
+        *cache_flags_seen |= 4;
+        return 1;
     case CLI_OPT_KEEP_RATIO:
         if (cli_parse_f32(cmd, "--keep-ratio", arg, 1e-9, 1.0, &f)) return -1;
         gp->cache_params.keep_ratio = strtod(arg, NULL); /* full double precision */
@@ -299,6 +338,11 @@ int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *
 
 int cli_gen_check(const char *cmd, const dllm_gen_params *gp, unsigned cache_flags_seen)
 {
+    if ((cache_flags_seen & 4) && gp->cache != DLLM_CACHE_D2) {
+        fprintf(stderr, "dllm %s: --d2-k, --d2-p, --d2-sigma, --d2-inflate and --d2-prior apply "
+                        "to --cache d2\n", cmd);
+        return -1;
+    }
     if ((cache_flags_seen & 2) && gp->cache != DLLM_CACHE_SPARSE) {
         fprintf(stderr, "dllm %s: --keep-ratio and --kernel apply to --cache sparse\n", cmd);
         return -1;

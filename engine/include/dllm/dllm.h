@@ -112,6 +112,8 @@ typedef enum dllm_cache_policy {
     DLLM_CACHE_DUAL = 3,   /* Fast-dLLM dual cache: refresh at block starts, then the block */
     DLLM_CACHE_SPARSE = 4, /* Sparse-dLLM: dual-cache style over the most salient keep_ratio of
                             * the other rows' K/V, chosen at each block's second step */
+    DLLM_CACHE_D2 = 5,     /* d2Cache: per step only the most certain masked rows, the rows
+                            * just decoded and the most influential others are recomputed */
 } dllm_cache_policy;
 
 /* dLLM-Cache parameters (algorithms.md section 1). Defaults are the official script's for
@@ -128,6 +130,14 @@ typedef struct dllm_cache_params {
      * evaluation: keep_ratio 0.5, kernel 3 */
     double keep_ratio;    /* (0, 1]: fraction of the non-block rows whose K/V stay cached */
     int32_t kernel;       /* odd >= 1: max-pool window over the saliency (1 = no pooling) */
+    /* d2Cache (cache = DLLM_CACHE_D2); defaults from the official LLaDA-8B-Instruct settings
+     * (configs/gen_args.py): k 32, p 0.1, sigma 10, inflate 0, certainty prior on */
+    int32_t d2_k;         /* >= 1: masked rows recomputed per step (certainty density x conf) */
+    double d2_p;          /* [0, 1]: nucleus of the other rows by attention-rollout influence */
+    double d2_sigma;      /* > 0: Gaussian width of the certainty density */
+    int32_t d2_inflate;   /* >= 0: also recompute gaps of at most this many rows (0 = off) */
+    int d2_prior;         /* certainty-prior decoding: rank commits by conf x density
+                           * (schedule decoding only) */
 } dllm_cache_params;
 
 typedef struct dllm_gen_params {
@@ -141,7 +151,7 @@ typedef struct dllm_gen_params {
     int logits_eos_inf;         /* forbid EOS (its logit is -inf) */
     int confidence_eos_eot_inf; /* never prefer committing EOS/EOT (confidence -inf) */
     dllm_cache_policy cache;
-    dllm_cache_params cache_params; /* used by cache = DLLM_CACHE_DLLM and _SPARSE */
+    dllm_cache_params cache_params; /* used by cache = DLLM_CACHE_DLLM, _SPARSE and _D2 */
     /* Parallel decoding (Fast-dLLM), composing with every policy; at most one of the two.
      * With either, a block ends when it has no mask left and `steps` is not used. */
     float threshold;  /* (0, 1]: commit every block position with confidence > threshold
@@ -160,7 +170,7 @@ void dllm_gen_params_init(dllm_gen_params *p);
  * DLLM_E_INVALID_ARG with a message naming the parameter. */
 dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t errn);
 
-/* Parses "low_confidence"/"random" and "none"/"dllm"/"prefix"/"dual"/"sparse";
+/* Parses "low_confidence"/"random" and "none"/"dllm"/"prefix"/"dual"/"sparse"/"d2";
  * DLLM_E_INVALID_ARG otherwise. */
 dllm_status dllm_remasking_parse(const char *s, dllm_remasking *out);
 const char *dllm_remasking_name(dllm_remasking r);
