@@ -31,7 +31,10 @@ import subprocess
 import sys
 import tempfile
 
-POLICIES = ["none", "dllm", "prefix", "dual", "sparse"]  # each at its paper's defaults
+POLICIES = ["none", "dllm", "prefix", "dual", "sparse", "d2"]  # each at its paper's defaults
+# d2Cache's certainty-prior order applies to the step schedule; its authors turn it off
+# for parallel decoding, so the threshold row of d2 does too
+THRESHOLD_EXTRA = {"d2": ["--d2-prior", "off"]}
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -124,7 +127,9 @@ def policies_table(args):
     rows = []
     base = None
     for policy in POLICIES:
-        for extra, label in [([], ""), (["--threshold", "0.9"], " + threshold 0.9")]:
+        thr = ["--threshold", "0.9"] + THRESHOLD_EXTRA.get(policy, [])
+        tl = " + threshold 0.9" + (" (prior off)" if policy in THRESHOLD_EXTRA else "")
+        for extra, label in [([], ""), (thr, tl)]:
             s, items = run_eval(args, ["--cache", policy] + extra)
             if base is None:
                 base = (s, items)
