@@ -205,9 +205,9 @@ START_TEST(test_no_allocation_in_step)
     openblas_set_num_threads(1);
     dllm_engine *e = open_engine("tiny-llada");
     int32_t prompt[8] = {270, 272, 117, 115, 101, 114, 273, 266};
-    dllm_gen_params p[3];
-    dllm_seq *s[3];
-    for (int i = 0; i < 3; i++) {
+    dllm_gen_params p[5];
+    dllm_seq *s[5];
+    for (int i = 0; i < 5; i++) {
         dllm_gen_params_init(&p[i]);
         p[i].gen_length = 16;
         p[i].steps = 16;
@@ -220,23 +220,26 @@ START_TEST(test_no_allocation_in_step)
     p[2].cfg_scale = 1.0f;
     p[2].cache_params.cfg_interval = 3;
     p[2].temperature = 0.7f;
-    for (int i = 0; i < 3; i++) ck_assert_int_eq(dllm_seq_new(e, prompt, 8, &p[i], &s[i]), DLLM_OK);
-    /* the batch of three is larger than any single admission: one reserving step */
-    ck_assert_int_eq(dllm_engine_step(e, s, 3), DLLM_OK);
+    p[3].cache = DLLM_CACHE_SPARSE; /* keep selection at each block's second step */
+    p[4].cache = DLLM_CACHE_D2;     /* rollout and row selection at every step */
+    p[4].cache_params.d2_k = 4;
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(dllm_seq_new(e, prompt, 8, &p[i], &s[i]), DLLM_OK);
+    /* the batch of five is larger than any single admission: one reserving step */
+    ck_assert_int_eq(dllm_engine_step(e, s, 5), DLLM_OK);
     /* no Check assertion inside the counted region: Check itself allocates */
     dllm_status rc = DLLM_OK;
     int steps = 0;
     n_allocs = 0;
     counting = 1;
     while (rc == DLLM_OK && !dllm_seq_finished(s[0])) {
-        rc = dllm_engine_step(e, s, 3);
+        rc = dllm_engine_step(e, s, 5);
         steps++;
     }
     counting = 0;
     ck_assert_int_eq(rc, DLLM_OK);
     ck_assert_int_gt(steps, 10);
     ck_assert_msg(n_allocs == 0, "%ld allocations during %d steps", n_allocs, steps);
-    for (int i = 0; i < 3; i++) dllm_seq_free(s[i]);
+    for (int i = 0; i < 5; i++) dllm_seq_free(s[i]);
     dllm_engine_free(e);
 #else
     printf("allocation counter unavailable under AddressSanitizer; skipped\n");
