@@ -68,13 +68,14 @@ static int cmp_double(const void *a, const void *b)
 
 /* n requests of the same setting through the scheduler at concurrency c. */
 static int run_concurrency(dllm_engine *e, const int32_t *prompt, size_t plen,
-                           const dllm_gen_params *gp, int64_t c, cJSON *arr, int json)
+                           const dllm_gen_params *gp, int64_t c, cJSON *arr, int json,
+                           const dllm_calibration *cal)
 {
     dllm_sched_config sc;
     dllm_sched *s = NULL;
     char err[512];
     size_t n = (size_t)(2 * c), got = 0, next = 0;
-    double *lat = calloc(n, sizeof *lat);
+    double *lat = calloc(n, sizeof *lat), flops = 0;
     int ret = -1;
 
     dllm_sched_config_init(&sc);
@@ -101,6 +102,7 @@ static int run_concurrency(dllm_engine *e, const int32_t *prompt, size_t plen,
         dllm_result *r;
         while (dllm_sched_poll(s, &r)) {
             lat[got++] = r->total_ms;
+            flops += r->stats.flops;
             dllm_result_free(r);
         }
     }
@@ -119,11 +121,15 @@ static int run_concurrency(dllm_engine *e, const int32_t *prompt, size_t plen,
     cJSON_AddNumberToObject(o, "latency_p99_ms", p99);
     cJSON_AddNumberToObject(o, "ms_per_step", ms_step);
     cJSON_AddNumberToObject(o, "rows_per_step", rows);
+    /* model-FLOP utilisation: matmul FLOPs done over wall time, against the measured rate */
+    double mfu = cal && cal->matmul_flops_per_s > 0 ? flops / wall / cal->matmul_flops_per_s : 0;
+    cJSON_AddNumberToObject(o, "tflops_per_s", flops / wall / 1e12);
+    cJSON_AddNumberToObject(o, "mfu", mfu);
     cJSON_AddItemToArray(arr, o);
     if (!json)
         printf("concurrency %3lld: %8.1f tok/s  p50 %9.1f ms  p99 %9.1f ms  %8.2f ms/step  "
-               "%7.1f rows/step\n",
-               (long long)c, tps, p50, p99, ms_step, rows);
+               "%7.1f rows/step  %7.3g TFLOP/s  MFU %4.1f%%\n",
+               (long long)c, tps, p50, p99, ms_step, rows, flops / wall / 1e12, 100 * mfu);
     ret = 0;
 out:
     free(lat);
@@ -201,28 +207,40 @@ int cli_bench(int argc, char **argv)
         fprintf(stderr, "dllm bench: %s\n", err);
         goto usage_err;
     }
-    if (synth != NULL && strcmp(synth, "llada-8b") != 0) {
-        fprintf(stderr, "dllm bench: unknown --synthetic '%s' (known: llada-8b)\n", synth);
+    if (synth != NULL && strcmp(synth, "llada-8b") != 0 && strcmp(synth, "llada-mini") != 0) {
+        fprintf(stderr, "dllm bench: unknown --synthetic '%s' (known: llada-8b, llada-mini)\n",
+                synth);
         goto usage_err;
     }
     if (synth != NULL && model_flag != NULL) {
         fprintf(stderr, "dllm bench: give --synthetic or --model, not both\n");
         goto usage_err;
     }
-    if (synth != NULL && !dry) {
-        fprintf(stderr, "dllm bench: synthetic weights run on the CUDA backend, which is not in "
-                        "this build; hint: add --dry-run for the analytic cost\n");
+    if (synth != NULL && !dry && strcmp(synth, "llada-8b") == 0 &&
+        (ec.backend == NULL || strcmp(ec.backend, "cpu") == 0)) {
+        fprintf(stderr, "dllm bench: synthetic llada-8b weights are meant for --backend cuda (on "
+                        "the CPU they take 32 GB of fp32); hint: add --backend cuda, or --dry-run "
+                        "for the analytic cost\n");
         goto out;
     }
     gn = gp;
     gn.cache = DLLM_CACHE_NONE;
 
     dllm_model_shape shape;
-    if (synth != NULL) {
+    if (synth != NULL && dry) {
+        if (strcmp(synth, "llada-8b") != 0) {
+            fprintf(stderr, "dllm bench: --dry-run knows the shape of llada-8b only\n");
+            goto out;
+        }
         dllm_model_shape_llada_8b(&shape);
     } else {
-        if (cli_resolve_model(model_flag, model_dir, sizeof model_dir)) goto out;
-        ec.model_dir = model_dir;
+        if (synth != NULL) {
+            ec.synthetic = synth;
+            ec.synthetic_seed = 1;
+        } else {
+            if (cli_resolve_model(model_flag, model_dir, sizeof model_dir)) goto out;
+            ec.model_dir = model_dir;
+        }
         if (dllm_engine_new(&ec, &e, err, sizeof err) != DLLM_OK) {
             fprintf(stderr, "dllm bench: %s\n", err);
             goto out;
@@ -262,12 +280,19 @@ int cli_bench(int argc, char **argv)
                             cn.flops_full_head / cp.flops_full_head);
 
     double tn = 0, tp = 0;
+    dllm_calibration cal;
+    memset(&cal, 0, sizeof cal);
     if (!dry) {
         /* a synthetic prompt: one ordinary token repeated (the paper's speed script) */
         int32_t *one = NULL;
         size_t n1 = 0;
-        if (dllm_tokenizer_encode(dllm_engine_tokenizer(e), "*", 1, 0, &one, &n1, err,
-                                  sizeof err) != DLLM_OK || n1 == 0) {
+        if (dllm_engine_tokenizer(e) == NULL) { /* synthetic weights: no tokenizer */
+            one = malloc(sizeof *one);
+            if (one) one[0] = 42;
+            n1 = one ? 1 : 0;
+        }
+        if (n1 == 0 && (dllm_tokenizer_encode(dllm_engine_tokenizer(e), "*", 1, 0, &one, &n1,
+                                              err, sizeof err) != DLLM_OK || n1 == 0)) {
             fprintf(stderr, "dllm bench: cannot encode the synthetic prompt: %s\n", err);
             free(one);
             goto out;
@@ -279,6 +304,24 @@ int cli_bench(int argc, char **argv)
         }
         for (int64_t i = 0; i < plen; i++) prompt[i] = one[0];
         free(one);
+        if (dllm_engine_calibrate(e, &cal) != DLLM_OK) {
+            fprintf(stderr, "dllm bench: %s\n", dllm_engine_last_error(e));
+            goto out;
+        }
+        cJSON *cj = cJSON_CreateObject();
+        cJSON_AddNumberToObject(cj, "mem_gb_per_s", cal.mem_bytes_per_s / 1e9);
+        cJSON_AddNumberToObject(cj, "matmul_tflops", cal.matmul_flops_per_s / 1e12);
+        cJSON_AddNumberToObject(cj, "weight_bytes", (double)cal.weight_bytes);
+        cJSON_AddItemToObject(root, "calibration", cj);
+        {   /* warm-up: plans, allocations and clocks stay out of the timed runs */
+            dllm_gen_params gw = gp;
+            gw.gen_length = gp.block_length;
+            gw.steps = 1;
+            if (dllm_generate(e, prompt, (size_t)plen, &gw, NULL, NULL, NULL) != DLLM_OK) {
+                fprintf(stderr, "dllm bench: %s\n", dllm_engine_last_error(e));
+                goto out;
+            }
+        }
         for (int pass = 0; pass < 2; pass++) {
             const dllm_gen_params *pp = pass == 0 ? &gn : &gp;
             double best = 1e30;
@@ -302,9 +345,32 @@ int cli_bench(int argc, char **argv)
             cJSON_AddNumberToObject(j, "tokens_per_s", pp->gen_length / best);
             cJSON_AddNumberToObject(j, "tflops_measured", st.flops / 1e12);
             cJSON_AddNumberToObject(j, "gflops_per_s", st.flops / best / 1e9);
+            /* step roofline (batch 1): the weights and this sequence's feature store read
+             * once per step at the measured bandwidth, the step's FLOPs at the measured
+             * matmul rate; the larger of the two is the floor */
+            double bytes = (double)cal.weight_bytes +
+                           (double)dllm_seq_bytes(e, (size_t)plen, pp);
+            double t_mem = bytes / cal.mem_bytes_per_s;
+            double t_fl = st.flops / pp->steps / cal.matmul_flops_per_s;
+            double floor_ms = 1e3 * (t_mem > t_fl ? t_mem : t_fl);
+            cJSON_AddNumberToObject(j, "roofline_ms_per_step", floor_ms);
+            cJSON_AddNumberToObject(j, "roofline_fraction", floor_ms / (1e3 * best / pp->steps));
+            cJSON_AddNumberToObject(j, "feature_bytes_per_seq", (double)dllm_seq_bytes(e, (size_t)plen, pp));
+            if (!json)
+                printf("%-6s %8.3f s  %8.2f ms/step  %8.1f tok/s  roofline %.2f ms/step "
+                       "(%s-bound)  achieved %.0f%% of it\n",
+                       dllm_cache_policy_name(pp->cache), best, 1e3 * best / pp->steps,
+                       pp->gen_length / best, floor_ms, t_mem > t_fl ? "memory" : "compute",
+                       100 * floor_ms / (1e3 * best / pp->steps));
             cJSON_AddItemToObject(root, pass == 0 ? "measured_none" : "measured_policy", j);
         }
         cJSON_AddNumberToObject(root, "speedup", tn / tp);
+        {
+            size_t sb = dllm_seq_bytes(e, (size_t)plen, &gp);
+            double fit = (80e9 - (double)cal.weight_bytes - 4e9) / (double)sb;
+            cJSON_AddNumberToObject(root, "feature_bytes_per_seq", (double)sb);
+            cJSON_AddNumberToObject(root, "max_concurrency_80gb", fit > 0 ? floor(fit) : 0);
+        }
         if (conc != NULL) {
             int32_t *levels = NULL;
             size_t nl = 0;
@@ -314,7 +380,7 @@ int cli_bench(int argc, char **argv)
             if (!json) printf("scheduler, cache %s:\n", dllm_cache_policy_name(gp.cache));
             for (size_t i = 0; i < nl; i++) {
                 if (levels[i] < 1 ||
-                    run_concurrency(e, prompt, (size_t)plen, &gp, levels[i], arr, json)) {
+                    run_concurrency(e, prompt, (size_t)plen, &gp, levels[i], arr, json, &cal)) {
                     free(levels);
                     goto out;
                 }
@@ -341,10 +407,22 @@ int cli_bench(int argc, char **argv)
         printf("%-34s %14.4g %14.4g %9.2fx\n", "LM head on every row (HF code)",
                cn.flops_full_head / 1e12 / gp.gen_length,
                cp.flops_full_head / 1e12 / gp.gen_length, cn.flops_full_head / cp.flops_full_head);
-        if (!dry)
+        if (!dry) {
+            size_t sb = dllm_seq_bytes(e, (size_t)plen, &gp);
+            dllm_model_info mi;
+            dllm_engine_model_info(e, &mi);
+            double fit = (80e9 - (double)cal.weight_bytes - 4e9) / (double)sb;
             printf("measured: none %.3f s (%.1f tok/s), %s %.3f s (%.1f tok/s), speedup %.2fx\n",
                    tn, gp.gen_length / tn, dllm_cache_policy_name(gp.cache), tp,
                    gp.gen_length / tp, tn / tp);
+            printf("calibration (%s): memory %.0f GB/s (read + written), matmul %.1f TFLOP/s; "
+                   "weights %.2f GB\n", mi.backend,
+                   cal.mem_bytes_per_s / 1e9, cal.matmul_flops_per_s / 1e12,
+                   (double)cal.weight_bytes / 1e9);
+            printf("feature store per sequence (%s): %.3f GB; sequences that fit beside the "
+                   "weights on an 80 GB GPU (4 GB kept for workspace): %.0f\n",
+                   dllm_cache_policy_name(gp.cache), (double)sb / 1e9, fit > 0 ? floor(fit) : 0);
+        }
     }
     ret = CLI_OK;
     goto out;
