@@ -355,6 +355,13 @@ dllm_status dllm_engine_calibrate(dllm_engine *e, dllm_calibration *o)
         DLLM_TRY_GOTO(dllm_backend_synchronize(e->be), rc, out);
         t1 = now_ms();
         o->matmul_flops_per_s = 2.0 * (double)m * (double)gn * (double)gk * r / ((t1 - t0) / 1e3);
+        t0 = now_ms();
+        for (int i = 0; i < 5 * r; i++)
+            DLLM_TRY_GOTO(dllm_backend_gemm(e->be, y, x, &w, 64), rc, out);
+        DLLM_TRY_GOTO(dllm_backend_synchronize(e->be), rc, out);
+        t1 = now_ms();
+        o->skinny_gemm_bytes_per_s = (double)gn * (double)gk *
+                                     (double)dllm_dtype_size(w.dtype) * 5 * r / ((t1 - t0) / 1e3);
     }
 out:
     dllm_backend_weight_free(e->be, &w);

@@ -11,18 +11,21 @@
  *   vectors (norm weights) stay fp32. Activations are fp32 (backend.h), so a GEMM first
  *   rounds its input rows to bf16 (x is small next to the weight it multiplies), then runs
  *   cuBLASLt with bf16 operands, fp32 accumulation and fp32 output.
- * - GEMM plans: the cuBLASLt descriptors and the heuristic's algorithm are cached per
- *   (m, n, k, output alignment) in a small open-addressed table, so a step's repeated
- *   shapes cost no heuristic query.
- * - Attention for one sequence: S = scale Q K^T for all heads in one strided-batched fp32
- *   cuBLAS call, a row softmax kernel, O = P V in a second batched call; heads are column
- *   slices of the (rows, C) matrices (leading dimension C), as on the CPU.
+ * - GEMM plans: per (m, n, k, output alignment) the heuristic's candidates (up to 8) are
+ *   timed once on the real operands and the fastest is cached with its descriptors in a
+ *   small open-addressed table, so a step's repeated shapes cost no query or tuning.
+ * - Attention for one sequence: S = scale Q K^T for all heads in one strided-batched cuBLAS
+ *   call (fp32 data on the TF32 tensor cores), a row softmax kernel, O = P V in a second
+ *   batched call; heads are column slices of the (rows, C) matrices (leading dimension C),
+ *   as on the CPU.
  * - Nothing in a step waits for the host except sample() (which returns tokens and
  *   confidences to host arrays) and download(). V-verify selects its rows on the device.
  * - Errors: every CUDA, cuBLAS and cuBLASLt call is checked. Allocation failures are
  *   DLLM_E_NOMEM (the caller fails the request, the device stays usable); errors that
  *   poison the context (illegal address, launch failure, ...) set a sticky flag and every
  *   later call returns DLLM_E_DEVICE_LOST, so a worker knows it must restart.
+ * - DLLM_CUDA_TRACE=1 records an event pair around every op and prints GPU time per op
+ *   class at exit (how docs/benchmarks.md found where a step's time goes).
  * - Not handled yet: CUDA graphs, fused kernels (norm + residual, V-verify with the V
  *   projection), flash-style attention, tensor parallelism.
  *
@@ -45,6 +48,7 @@
 #define WORKSPACE_BYTES ((size_t)32 << 20)
 #define STAGING_BYTES ((size_t)64 << 20)
 #define PLAN_SLOTS 512
+#define RING_BYTES ((size_t)4 << 20)
 #define TRACE_PAIRS 4096
 
 /* Op classes of the trace (DLLM_CUDA_TRACE=1): GPU time per class, printed at exit. */
@@ -98,8 +102,11 @@ typedef struct cuda_ctx {
     void *h_pinned;           /* pinned host: rows in, tokens and confidences out */
     int64_t sample_cap;
     void *staging;            /* (STAGING_BYTES) pinned host buffer for weight uploads */
+    char *ring;               /* (RING_BYTES) pinned host ring for small uploads */
+    size_t ring_used;         /* bytes handed out since the stream was last synchronised */
     gemm_plan plans[PLAN_SLOTS];
     cuda_trace *tr;           /* NULL unless DLLM_CUDA_TRACE=1 */
+    cublasComputeType_t attn_compute; /* TF32 tensor cores, or fp32 (DLLM_CUDA_ATTN_FP32=1) */
 } cuda_ctx;
 
 /* ---- error handling ---- */
@@ -229,13 +236,22 @@ static void trace_free(cuda_ctx *ctx)
     ctx->tr = NULL;
 }
 
+/* Waits for the stream; everything queued before has finished, so the upload ring is
+ * free again. */
+static cudaError_t stream_sync(cuda_ctx *ctx)
+{
+    cudaError_t ce = cudaStreamSynchronize(ctx->stream);
+    if (ce == cudaSuccess) ctx->ring_used = 0;
+    return ce;
+}
+
 /* ---- memory ---- */
 
 static dllm_status grow(cuda_ctx *ctx, void **p, int64_t *cap, int64_t want, size_t elem)
 {
     void *q = NULL;
     if (*cap >= want) return DLLM_OK;
-    CU(ctx, cudaStreamSynchronize(ctx->stream)); /* the old buffer may still be in use */
+    CU(ctx, stream_sync(ctx)); /* the old buffer may still be in use */
     CU(ctx, cudaMalloc(&q, (size_t)want * elem));
     cudaFree(*p);
     *p = q;
@@ -274,6 +290,7 @@ static void cuda_free_ctx(void *vctx)
     cudaFree(ctx->d_conf);
     cudaFreeHost(ctx->h_pinned);
     cudaFreeHost(ctx->staging);
+    cudaFreeHost(ctx->ring);
     if (ctx->stream) cudaStreamDestroy(ctx->stream);
     free(ctx);
 }
@@ -298,6 +315,19 @@ static dllm_status cuda_upload(void *vctx, void *dst, const void *src, size_t by
 {
     cuda_ctx *ctx = vctx;
     LIVE(ctx);
+    /* Small uploads (a step's token ids and row positions) go through a pinned ring: the
+     * copy is then truly asynchronous, where a pageable copy stalls the host while the
+     * driver stages it (112 us per call, measured). The ring is recycled whenever the
+     * stream is synchronised (every step, in sample()), so no slot is reused while its
+     * copy may still be pending. */
+    size_t need = (bytes + 255) / 256 * 256;
+    if (ctx->ring != NULL && need <= RING_BYTES - ctx->ring_used) {
+        char *slot = ctx->ring + ctx->ring_used;
+        memcpy(slot, src, bytes);
+        ctx->ring_used += need;
+        TRACED(ctx, TR_COPY, cudaMemcpyAsync(dst, slot, bytes, cudaMemcpyHostToDevice, ctx->stream));
+        return DLLM_OK;
+    }
     /* from pageable memory the call returns once src has been staged, so the caller may
      * reuse src at once; the copy stays ordered with the ops on the stream */
     TRACED(ctx, TR_COPY, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx->stream));
@@ -309,7 +339,7 @@ static dllm_status cuda_download(void *vctx, void *dst, const void *src, size_t 
     cuda_ctx *ctx = vctx;
     LIVE(ctx);
     CU(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx->stream));
-    CU(ctx, cudaStreamSynchronize(ctx->stream));
+    CU(ctx, stream_sync(ctx));
     return DLLM_OK;
 }
 
@@ -352,7 +382,7 @@ static dllm_status upload_converted(cuda_ctx *ctx, void *dst, const void *src, d
         }
         CU(ctx, cudaMemcpyAsync((char *)dst + off * out_elem, ctx->staging, cnt * out_elem,
                                 cudaMemcpyHostToDevice, ctx->stream));
-        CU(ctx, cudaStreamSynchronize(ctx->stream)); /* staging is reused by the next chunk */
+        CU(ctx, stream_sync(ctx)); /* staging is reused by the next chunk */
     }
     return DLLM_OK;
 }
@@ -431,11 +461,33 @@ static int ptr_align(const void *p)
     return a;
 }
 
+/* Times algorithm `a` of plan p on the call's real operands: median-free best of 3 runs
+ * after one warm-up, in ms (or a huge value when it fails). */
+static float plan_time(cuda_ctx *ctx, gemm_plan *p, const cublasLtMatmulAlgo_t *a, const void *w,
+                       float *y, cudaEvent_t e0, cudaEvent_t e1)
+{
+    const float one = 1.0f, zero = 0.0f;
+    float best = 1e30f, ms;
+    for (int r = 0; r < 4; r++) {
+        if (cudaEventRecord(e0, ctx->stream) != cudaSuccess) return 1e30f;
+        if (cublasLtMatmul(ctx->lt, p->op, &one, w, p->a, ctx->xb, p->b, &zero, y, p->d, y, p->d,
+                           a, ctx->workspace, WORKSPACE_BYTES, ctx->stream) != CUBLAS_STATUS_SUCCESS)
+            return 1e30f;
+        if (cudaEventRecord(e1, ctx->stream) != cudaSuccess) return 1e30f;
+        if (cudaEventSynchronize(e1) != cudaSuccess) return 1e30f;
+        if (r > 0 && cudaEventElapsedTime(&ms, e0, e1) == cudaSuccess && ms < best) best = ms;
+    }
+    return best;
+}
+
+/* Builds the plan for (m, n, k): descriptors, then the heuristic's candidates (up to 8),
+ * each timed on the call's operands; the fastest is kept. Runs once per shape. */
 static dllm_status plan_make(cuda_ctx *ctx, gemm_plan *p, int64_t m, int64_t n, int64_t k,
-                             int align)
+                             int align, const void *w, float *y)
 {
     cublasLtMatmulPreference_t pref = NULL;
-    cublasLtMatmulHeuristicResult_t res;
+    cublasLtMatmulHeuristicResult_t res[8];
+    cudaEvent_t e0 = NULL, e1 = NULL;
     cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     size_t ws = WORKSPACE_BYTES;
     uint32_t al = (uint32_t)align;
@@ -458,20 +510,33 @@ static dllm_status plan_make(cuda_ctx *ctx, gemm_plan *p, int64_t m, int64_t n, 
                                             sizeof al));
     LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al,
                                             sizeof al));
-    LT(cublasLtMatmulAlgoGetHeuristic(ctx->lt, p->op, p->a, p->b, p->d, p->d, pref, 1, &res,
+    LT(cublasLtMatmulAlgoGetHeuristic(ctx->lt, p->op, p->a, p->b, p->d, p->d, pref, 8, res,
                                       &found));
 #undef LT
     if (found < 1) {
         rc = DLLM_E_UNSUPPORTED;
         goto out;
     }
-    p->algo = res.algo;
+    p->algo = res[0].algo;
+    if (found > 1 && cudaEventCreate(&e0) == cudaSuccess && cudaEventCreate(&e1) == cudaSuccess) {
+        float best = 1e30f;
+        for (int i = 0; i < found; i++) {
+            float t = plan_time(ctx, p, &res[i].algo, w, y, e0, e1);
+            if (t < best) {
+                best = t;
+                p->algo = res[i].algo;
+            }
+        }
+        (void)cudaGetLastError(); /* a candidate that failed to launch is just skipped */
+    }
     p->m = m;
     p->n = n;
     p->k = k;
     p->align = align;
     p->used = 1;
 out:
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
     if (rc != DLLM_OK) plan_destroy(p);
     return rc;
@@ -502,7 +567,7 @@ static dllm_status cuda_gemm(void *vctx, float *y, const float *x, const dllm_we
     for (int probe = 0; probe < PLAN_SLOTS; probe++) {
         gemm_plan *c = &ctx->plans[(h + (uint64_t)probe) % PLAN_SLOTS];
         if (!c->used) {
-            if (plan_make(ctx, c, m, n, k, align) == DLLM_OK) p = c;
+            if (plan_make(ctx, c, m, n, k, align, w->data, y) == DLLM_OK) p = c;
             break;
         }
         if (c->m == m && c->n == n && c->k == k && c->align == align) {
@@ -510,7 +575,8 @@ static dllm_status cuda_gemm(void *vctx, float *y, const float *x, const dllm_we
             break;
         }
     }
-    if (p == NULL && plan_make(ctx, &tmp, m, n, k, align) == DLLM_OK) p = &tmp; /* table full */
+    if (p == NULL && plan_make(ctx, &tmp, m, n, k, align, w->data, y) == DLLM_OK)
+        p = &tmp; /* table full: a one-off plan */
     if (p == NULL) {
         trace_end(ctx);
         return DLLM_E_UNSUPPORTED;
@@ -583,16 +649,16 @@ static dllm_status attention_run(cuda_ctx *ctx, float *out, const float *q, cons
     const float one = 1.0f, zero = 0.0f;
     /* per head h (column-major view): S_h^T (t, mq) = K_h (hs, t)^T . Q_h (hs, mq), with
      * K_h and Q_h column slices of the row-major (rows, C) matrices (leading dimension C) */
-    DLLM_TRY(blas_status(cublasSgemmStridedBatched(
-        ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)t, (int)mq, (int)hs, &scale, k, (int)c,
-        (long long)hs, q, (int)c, (long long)hs, &zero, ctx->scores, (int)t, (long long)(mq * t),
-        (int)nh)));
+    DLLM_TRY(blas_status(cublasGemmStridedBatchedEx(
+        ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)t, (int)mq, (int)hs, &scale, k, CUDA_R_32F,
+        (int)c, (long long)hs, q, CUDA_R_32F, (int)c, (long long)hs, &zero, ctx->scores,
+        CUDA_R_32F, (int)t, (long long)(mq * t), (int)nh, ctx->attn_compute, CUBLAS_GEMM_DEFAULT)));
     CU(ctx, dllm_cuda_softmax_rows(ctx->scores, nh * mq, t, ctx->stream));
     /* O_h^T (hs, mq) = V_h (hs, t) . P_h^T (t, mq), written as column slices of out */
-    DLLM_TRY(blas_status(cublasSgemmStridedBatched(
-        ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)hs, (int)mq, (int)t, &one, v, (int)c,
-        (long long)hs, ctx->scores, (int)t, (long long)(mq * t), &zero, out, (int)c,
-        (long long)hs, (int)nh)));
+    DLLM_TRY(blas_status(cublasGemmStridedBatchedEx(
+        ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)hs, (int)mq, (int)t, &one, v, CUDA_R_32F, (int)c,
+        (long long)hs, ctx->scores, CUDA_R_32F, (int)t, (long long)(mq * t), &zero, out,
+        CUDA_R_32F, (int)c, (long long)hs, (int)nh, ctx->attn_compute, CUBLAS_GEMM_DEFAULT)));
     return DLLM_OK;
 }
 
@@ -684,7 +750,7 @@ static dllm_status cuda_sample(void *vctx, const float *logits, int64_t m, int64
     if (m == 0) return DLLM_OK;
     if (ctx->sample_cap < m) {
         int64_t cap = m < 64 ? 64 : m;
-        CU(ctx, cudaStreamSynchronize(ctx->stream));
+        CU(ctx, stream_sync(ctx));
         cudaFree(ctx->d_rows);
         cudaFree(ctx->d_tok);
         cudaFree(ctx->d_conf);
@@ -713,7 +779,7 @@ static dllm_status cuda_sample(void *vctx, const float *logits, int64_t m, int64
                             cudaMemcpyDeviceToHost, ctx->stream));
     CU(ctx, cudaMemcpyAsync(h_conf, ctx->d_conf, (size_t)m * sizeof(double),
                             cudaMemcpyDeviceToHost, ctx->stream));
-    CU(ctx, cudaStreamSynchronize(ctx->stream));
+    CU(ctx, stream_sync(ctx));
     trace_flush(ctx);
     memcpy(tok, h_tok, (size_t)m * sizeof(int32_t));
     memcpy(conf, h_conf, (size_t)m * sizeof(double));
@@ -724,7 +790,7 @@ static dllm_status cuda_synchronize(void *vctx)
 {
     cuda_ctx *ctx = vctx;
     LIVE(ctx);
-    CU(ctx, cudaStreamSynchronize(ctx->stream));
+    CU(ctx, stream_sync(ctx));
     return DLLM_OK;
 }
 
@@ -797,12 +863,20 @@ dllm_status dllm_backend_cuda_new(int device, dllm_backend **out, char *err, siz
         goto cuda_fail;
     if ((ce = cudaMalloc(&ctx->workspace, WORKSPACE_BYTES)) != cudaSuccess) goto cuda_fail;
     if ((ce = cudaMallocHost(&ctx->staging, STAGING_BYTES)) != cudaSuccess) goto cuda_fail;
+    if ((ce = cudaMallocHost((void **)&ctx->ring, RING_BYTES)) != cudaSuccess) goto cuda_fail;
     if ((bs = cublasLtCreate(&ctx->lt)) != CUBLAS_STATUS_SUCCESS) goto blas_fail;
     if ((bs = cublasCreate(&ctx->blas)) != CUBLAS_STATUS_SUCCESS) goto blas_fail;
     if ((bs = cublasSetStream(ctx->blas, ctx->stream)) != CUBLAS_STATUS_SUCCESS) goto blas_fail;
-    /* attention stays in true fp32 (no TF32), like the CPU oracle */
     if ((bs = cublasSetMathMode(ctx->blas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS)
         goto blas_fail;
+    /* attention's two products run on the TF32 tensor cores (10-bit mantissa operands,
+     * fp32 accumulation: finer than the bf16 rounding of the projections' inputs);
+     * DLLM_CUDA_ATTN_FP32=1 keeps them in plain fp32 for diagnosis */
+    {
+        const char *fp = getenv("DLLM_CUDA_ATTN_FP32");
+        ctx->attn_compute = (fp != NULL && strcmp(fp, "1") == 0) ? CUBLAS_COMPUTE_32F
+                                                                 : CUBLAS_COMPUTE_32F_FAST_TF32;
+    }
     {
         const char *tv = getenv("DLLM_CUDA_TRACE"); /* diagnostics only (docs/benchmarks.md) */
         if (tv != NULL && strcmp(tv, "1") == 0) {

@@ -101,6 +101,8 @@ dllm_status dllm_engine_reserve(dllm_engine *e, int64_t rows, int64_t head_rows,
 typedef struct dllm_calibration {
     double mem_bytes_per_s;
     double matmul_flops_per_s;
+    double skinny_gemm_bytes_per_s; /* weight bytes per second of a 64-row projection GEMM
+                                     * (batch-1 steps are made of these) */
     size_t weight_bytes; /* the model's weights as stored on the backend */
 } dllm_calibration;
 
