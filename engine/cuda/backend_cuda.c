@@ -48,7 +48,7 @@
 #define WORKSPACE_BYTES ((size_t)32 << 20)
 #define STAGING_BYTES ((size_t)64 << 20)
 #define PLAN_SLOTS 512
-#define RING_BYTES ((size_t)4 << 20)
+#define RING_BYTES ((size_t)16 << 20)
 #define TRACE_PAIRS 4096
 
 /* Op classes of the trace (DLLM_CUDA_TRACE=1): GPU time per class, printed at exit. */
