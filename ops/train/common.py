@@ -104,8 +104,8 @@ def _block(blk, x, cos, sin, keep):
     v = blk.v_proj(h).view(B, T, H, hd).transpose(1, 2)
     q = lm.apply_rope(q, cos, sin)
     k = lm.apply_rope(k, cos, sin)
-    if _SDPA is not None and x.is_cuda:
-        a = _SDPA(q, k.to(q.dtype), v.to(q.dtype), attn_mask=keep)   # (B, H, T, hd)
+    if _SDPA is not None and x.is_cuda:   # v is bf16 under autocast: all in v's dtype
+        a = _SDPA(q.to(v.dtype), k.to(v.dtype), v, attn_mask=keep)   # (B, H, T, hd)
     elif keep is None:
         a = lm.attention(q, k, v)
     else:

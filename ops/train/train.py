@@ -417,23 +417,16 @@ def main(argv=None):
                          eos_token_id=codec.eos, pad_token_id=codec.eos)
     model = lm.LLaDAModel(cfg)
     init_weights(model, a.seed)
-    model.to(dev)
     nparam = sum(p.numel() for p in model.parameters())
     log("model: %d params (d %d, layers %d, heads %d, mlp %d, vocab %d)" % (
         nparam, a.d_model, a.n_layers, a.n_heads, a.mlp_hidden, codec.vocab_size), logf)
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() != 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
     state_path = os.path.join(a.work, "state.pt")
-    start, history, train_seconds = 0, [], 0.0
+    start, history, train_seconds, st = 0, [], 0.0, None
     if a.resume:
         if not os.path.isfile(state_path):
             raise SystemExit("train.py: --resume but %s does not exist" % state_path)
-        st = torch.load(state_path, map_location=dev)
+        st = torch.load(state_path, map_location="cpu")
         model.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
         start, history, train_seconds = st["step"], st["history"], st["train_seconds"]
         log("resumed at step %d" % start, logf)
 
@@ -442,7 +435,17 @@ def main(argv=None):
         task_weights = {t: tasks.TRAIN_WEIGHTS[t] for t in a.tasks.split(",")}
     batches = Batches(codec, a.seed, a.batch, a.gen_length, exclude, task_weights,
                       a.drop_system_steps)
+    # worker processes are forked before the model touches the GPU (they never use it)
     source = Prefetcher(batches, start, a.data_workers) if a.data_workers else batches
+    model.to(dev)
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() != 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
+    if st is not None:
+        opt.load_state_dict(st["opt"])   # moves the moments to the parameters' device
+        st = None
     eval_sampler = common.generate if a.eval_sampler == "batched" else common.ref_sampler
     if dev.type != "cpu" and a.eval_sampler == "reference":
         raise SystemExit("train.py: --eval-sampler reference runs on the CPU only")
