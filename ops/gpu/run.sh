@@ -42,14 +42,16 @@ fi
 
 if has test; then
   log gpu tests
-  ctest --test-dir $B -L gpu --output-on-failure 2>&1 | tee "$OUT/gpu-tests.log" | tail -40
+  ctest --test-dir $B -L gpu --output-on-failure 2>&1 | tail -4
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+  $B/bin/test_backend_cuda 2>&1 | tee "$OUT/gpu-tests.log"   # every op's error, printed
 fi
 
 if has sanitize; then
   log compute-sanitizer
   for tool in memcheck racecheck; do
-    compute-sanitizer --tool $tool --error-exitcode 9 $B/bin/test_backend_cuda \
+    # the op parity case (the end-to-end case repeats the same kernels for minutes)
+    CK_RUN_CASE=ops compute-sanitizer --tool $tool --error-exitcode 9 $B/bin/test_backend_cuda \
       >"$OUT/sanitize-$tool.log" 2>&1
     echo "compute-sanitizer $tool: exit $? ($(grep -c 'ERROR SUMMARY: 0' "$OUT/sanitize-$tool.log") clean summaries)"
     tail -3 "$OUT/sanitize-$tool.log"
