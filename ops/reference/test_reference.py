@@ -279,5 +279,40 @@ class TestGolden(unittest.TestCase):
         self.assertEqual(byte_bpe.decode(ids), byte_bpe.chat_prompt("Hi"))
 
 
+class TestCachePolicies(unittest.TestCase):
+    """Sparse-dLLM's keep selection and d2Cache's density and nucleus on hand-made inputs."""
+
+    def test_sparse_keep_selection(self):
+        import sparse_dllm
+        stat = np.array([5, 0, 0, 9, 9, 1, 0, 0, 0, 3], dtype=np.float32)
+        # block rows 4..5 cut out; the others [5,0,0,9,0,0,0,3] (rows 0-3, 6-9) pooled with
+        # window 3 as one sequence: [5,5,9,9,9,0,3,3]; row 6 inherits row 3's 9 across the
+        # block, as in the official code
+        kept, _ = sparse_dllm.select_kept(stat, 4, 6, 3, 3)
+        self.assertEqual(kept, [2, 3, 6])
+        kept, _ = sparse_dllm.select_kept(stat, 4, 6, 1, 3)
+        self.assertEqual(kept, [0, 3, 9])      # no pooling: 9, 5, 3
+        self.assertEqual(sparse_dllm.keep_count(40, 8, 0.5), 16)
+        for bad in ((0.0, 3), (1.5, 3), (0.5, 2), (0.5, 0)):
+            with self.assertRaises(ValueError):
+                sparse_dllm.validate(*bad)
+
+    def test_d2_density_and_nucleus(self):
+        import d2cache
+        known = np.array([True, False, False, True, False, False, False, False])
+        a, b = d2cache.density(known, 2.0), d2cache.density_fft(known, 2.0)
+        self.assertLess(float(np.abs(a - b).max()), 1e-12)
+        self.assertGreater(a[1], a[6])        # near decoded rows and the prompt: higher
+        imp = np.array([0.5, 0.05, 0.3, 0.15])
+        rows, _ = d2cache.nucleus(imp, np.array([False, False, True, False]), 0.8)
+        self.assertEqual(rows, [0])            # shares .714, then .214: .93 > .8 stops
+        rows, _ = d2cache.nucleus(imp, np.array([False, False, True, False]), 0.01)
+        self.assertEqual(rows, [0])            # at least one row
+        for bad in ((0, 0.1, 10.0, 0, True), (32, 1.5, 10.0, 0, True),
+                    (32, 0.1, 0.0, 0, True), (32, 0.1, 10.0, -1, True)):
+            with self.assertRaises(ValueError):
+                d2cache.validate(*bad)
+
+
 if __name__ == "__main__":
     unittest.main()
