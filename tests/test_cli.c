@@ -108,6 +108,84 @@ START_TEST(test_runtime_errors)
 }
 END_TEST
 
+/* The policy flags reach the engine: one Sparse-dLLM and one d2Cache golden case with
+ * non-default parameters, run through `dllm generate`, give the reference's tokens. */
+static void cli_case(const char *file, const char *name, const char *(*flags)(const cJSON *))
+{
+    char path[1024];
+    size_t len;
+    char *txt = tu_read_file(tu_data_path(path, sizeof path, file), &len);
+    ck_assert_ptr_nonnull(txt);
+    cJSON *root = cJSON_Parse(txt);
+    free(txt);
+    const cJSON *cs = NULL, *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(root, "cases"))
+        if (strcmp(cJSON_GetObjectItem(it, "name")->valuestring, name) == 0) cs = it;
+    ck_assert_msg(cs != NULL, "%s: no case %s", file, name);
+    const cJSON *p = cJSON_GetObjectItem(cs, "params");
+    char args[4096], ids[2048] = "";
+    size_t off = 0;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(cs, "prompt_ids"))
+        off += (size_t)snprintf(ids + off, sizeof ids - off, off ? ",%d" : "%d",
+                                (int)it->valuedouble);
+    snprintf(args, sizeof args,
+             "generate --model tests/data/%s --prompt-ids %s --gen-length %d --steps %d "
+             "--block-length %d --temperature %.17g --seed %.0f %s --json",
+             cJSON_GetObjectItem(cs, "checkpoint")->valuestring, ids,
+             (int)cJSON_GetObjectItem(p, "gen_length")->valuedouble,
+             (int)cJSON_GetObjectItem(p, "steps")->valuedouble,
+             (int)cJSON_GetObjectItem(p, "block_length")->valuedouble,
+             cJSON_GetObjectItem(p, "temperature")->valuedouble,
+             cJSON_GetObjectItem(p, "seed")->valuedouble, flags(cJSON_GetObjectItem(p, "cache")));
+    int code;
+    char *out = run(args, &code);
+    ck_assert_msg(code == 0, "dllm %s failed:\n%s", args, out);
+    cJSON *j = cJSON_Parse(out);
+    ck_assert_msg(j != NULL, "not JSON: %s", out);
+    const cJSON *got = cJSON_GetObjectItem(j, "token_ids");
+    const cJSON *want = cJSON_GetObjectItem(cs, "output_ids");
+    ck_assert_int_eq(cJSON_GetArraySize(got), cJSON_GetArraySize(want));
+    for (int i = 0; i < cJSON_GetArraySize(want); i++)
+        ck_assert_msg((int)cJSON_GetArrayItem(got, i)->valuedouble ==
+                          (int)cJSON_GetArrayItem(want, i)->valuedouble,
+                      "%s position %d", name, i);
+    cJSON_Delete(j);
+    free(out);
+    cJSON_Delete(root);
+}
+
+static const char *sparse_flags(const cJSON *c)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "--cache sparse --keep-ratio %.17g --kernel %d",
+             cJSON_GetObjectItem(c, "keep_ratio")->valuedouble,
+             (int)cJSON_GetObjectItem(c, "kernel")->valuedouble);
+    return buf;
+}
+
+static const char *d2_flags(const cJSON *c)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "--cache d2 --d2-k %d --d2-p %.17g --d2-sigma %.17g "
+             "--d2-inflate %d --d2-prior %s",
+             (int)cJSON_GetObjectItem(c, "k")->valuedouble,
+             cJSON_GetObjectItem(c, "p")->valuedouble,
+             cJSON_GetObjectItem(c, "sigma")->valuedouble,
+             (int)cJSON_GetObjectItem(c, "inflate")->valuedouble,
+             cJSON_IsTrue(cJSON_GetObjectItem(c, "prior")) ? "on" : "off");
+    return buf;
+}
+
+START_TEST(test_cache_flags_match_reference)
+{
+    cli_case("golden/traces_sparse.json", "sparse_b16_g32_keep0.75_k5", sparse_flags);
+    cli_case("golden/traces_sparse.json", "sparse_b8_g32_keep0.25_k1", sparse_flags);
+    cli_case("golden/traces_d2.json", "d2_k2_sigma3_b16_g32", d2_flags);
+    cli_case("golden/traces_d2.json", "d2_k6_p0.3_noprior_t0.8", d2_flags);
+    cli_case("golden/traces_d2.json", "d2_k4_b8_g32_inflate4", d2_flags);
+}
+END_TEST
+
 START_TEST(test_generate_matches_reference)
 {
     char path[1024];
@@ -356,6 +434,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_usage_errors);
     tcase_add_test(tc, test_runtime_errors);
     tcase_add_test(tc, test_generate_matches_reference);
+    tcase_add_test(tc, test_cache_flags_match_reference);
     tcase_add_test(tc, test_default_model_and_tools);
     tcase_add_test(tc, test_batch);
     tcase_add_test(tc, test_eval_matches_reference);
