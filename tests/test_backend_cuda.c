@@ -174,6 +174,57 @@ START_TEST(test_attention)
 }
 END_TEST
 
+/* Sparse-dLLM's key statistic and d2Cache's head-mean probabilities, beside attention */
+START_TEST(test_attention_stats)
+{
+    static const int64_t shapes[][4] = {{5, 37, 3, 16}, {40, 300, 8, 64}, {24, 1149, 32, 128}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t mq = shapes[s][0], t = shapes[s][1], nh = shapes[s][2], hs = shapes[s][3];
+        int64_t c = nh * hs, s0 = mq / 4, s1 = mq - 1;
+        float *q = host_rand((size_t)(mq * c), g_seed_base + 200 + s, -2, 2, 0);
+        float *k = host_rand((size_t)(t * c), g_seed_base + 210 + s, -2, 2, 0);
+        float *v = host_rand((size_t)(t * c), g_seed_base + 220 + s, -1, 1, 0);
+        float *ref = malloc((size_t)(mq * c) * sizeof *ref);
+        float *rstat = malloc((size_t)t * sizeof *rstat);
+        float *rprobs = malloc((size_t)(mq * t) * sizeof *rprobs);
+        float *dq = dev_buf(q, (size_t)(mq * c)), *dk = dev_buf(k, (size_t)(t * c));
+        float *dv = dev_buf(v, (size_t)(t * c)), *dout = dev_buf(NULL, (size_t)(mq * c));
+        float *dstat = dev_buf(NULL, (size_t)t), *dprobs = dev_buf(NULL, (size_t)(mq * t));
+        char what[80];
+
+        ck_assert_int_eq(dllm_backend_attention_keystat(g_cpu, ref, rstat, q, k, v, mq, t, nh,
+                                                        hs, s0, s1), DLLM_OK);
+        ck_assert_int_eq(dllm_backend_attention_keystat(g_gpu, dout, dstat, dq, dk, dv, mq, t, nh,
+                                                        hs, s0, s1), DLLM_OK);
+        snprintf(what, sizeof what, "keystat out mq %lld t %lld", (long long)mq, (long long)t);
+        CHECK_ERR(dout, ref, (size_t)(mq * c), attn_tol(), what);
+        snprintf(what, sizeof what, "keystat stat t %lld rows [%lld,%lld)", (long long)t,
+                 (long long)s0, (long long)s1);
+        CHECK_ERR(dstat, rstat, (size_t)t, 1e-5, what);
+
+        ck_assert_int_eq(dllm_backend_attention_probs(g_cpu, ref, rprobs, q, k, v, mq, t, nh, hs),
+                         DLLM_OK);
+        ck_assert_int_eq(dllm_backend_attention_probs(g_gpu, dout, dprobs, dq, dk, dv, mq, t, nh,
+                                                      hs), DLLM_OK);
+        snprintf(what, sizeof what, "probs head mean mq %lld t %lld", (long long)mq, (long long)t);
+        CHECK_ERR(dprobs, rprobs, (size_t)(mq * t), attn_tol(), what);
+
+        dllm_backend_dealloc(g_gpu, dq);
+        dllm_backend_dealloc(g_gpu, dk);
+        dllm_backend_dealloc(g_gpu, dv);
+        dllm_backend_dealloc(g_gpu, dout);
+        dllm_backend_dealloc(g_gpu, dstat);
+        dllm_backend_dealloc(g_gpu, dprobs);
+        free(q);
+        free(k);
+        free(v);
+        free(ref);
+        free(rstat);
+        free(rprobs);
+    }
+}
+END_TEST
+
 START_TEST(test_rows_ops)
 {
     static const int64_t shapes[][2] = {{1, 8}, {7, 96}, {33, 4096}};
@@ -454,8 +505,8 @@ static void end_to_end(const dllm_engine_config *base, const char *label)
     int32_t prompt[200];
     for (size_t i = 0; i < 200; i++) prompt[i] = (int32_t)(5 + (i * 37) % (size_t)(mi.vocab_size / 2));
     static const dllm_cache_policy pols[] = {DLLM_CACHE_NONE, DLLM_CACHE_DLLM, DLLM_CACHE_PREFIX,
-                                             DLLM_CACHE_DUAL};
-    for (size_t p = 0; p < 4; p++) {
+                                             DLLM_CACHE_DUAL, DLLM_CACHE_SPARSE, DLLM_CACHE_D2};
+    for (size_t p = 0; p < sizeof pols / sizeof pols[0]; p++) {
         dllm_gen_params gp;
         dllm_gen_params_init(&gp);
         gp.gen_length = 32;
@@ -498,6 +549,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_gemm);
     tcase_add_test(tc, test_attention);
+    tcase_add_test(tc, test_attention_stats);
     tcase_add_test(tc, test_rows_ops);
     tcase_add_test(tc, test_elementwise);
     tcase_add_test(tc, test_gather_scatter_embed);

@@ -26,6 +26,8 @@
  *   later call returns DLLM_E_DEVICE_LOST, so a worker knows it must restart.
  * - DLLM_CUDA_TRACE=1 records an event pair around every op and prints GPU time per op
  *   class at exit (how docs/benchmarks.md found where a step's time goes).
+ * - Sparse-dLLM's key statistic and d2Cache's head-mean probabilities come from the same
+ *   attention (its softmax output stays in the scores buffer) plus one small kernel each.
  * - Not handled yet: CUDA graphs, fused kernels (norm + residual, V-verify with the V
  *   projection), flash-style attention, tensor parallelism.
  *
@@ -93,6 +95,8 @@ typedef struct cuda_ctx {
     int64_t xb_cap;
     float *scores;            /* (scores_cap) attention scores, all heads */
     int64_t scores_cap;
+    double *qsum;             /* (qsum_cap) Sparse-dLLM's summed query rows */
+    int64_t qsum_cap;
     double *vcos;             /* (verify_cap) V-verify cosines */
     uint8_t *vtaken;          /* (verify_cap) V-verify marks */
     int64_t verify_cap;
@@ -284,6 +288,7 @@ static void cuda_free_ctx(void *vctx)
     cudaFree(ctx->xb);
     cudaFree(ctx->scores);
     cudaFree(ctx->vcos);
+    cudaFree(ctx->qsum);
     cudaFree(ctx->vtaken);
     cudaFree(ctx->d_rows);
     cudaFree(ctx->d_tok);
@@ -662,6 +667,34 @@ static dllm_status attention_run(cuda_ctx *ctx, float *out, const float *q, cons
     return DLLM_OK;
 }
 
+/* Sparse-dLLM: attention, then the per-key score sums of the query rows [s0, s1)
+ * (backend.h), queries summed first in float64 as on the CPU. */
+static dllm_status cuda_attention_keystat(void *vctx, float *out, float *stat, const float *q,
+                                          const float *k, const float *v, int64_t mq, int64_t t,
+                                          int64_t nh, int64_t hs, int64_t s0, int64_t s1)
+{
+    cuda_ctx *ctx = vctx;
+    int64_t c = nh * hs;
+    DLLM_TRY(cuda_attention(vctx, out, q, k, v, mq, t, nh, hs));
+    DLLM_TRY(grow(ctx, (void **)&ctx->qsum, &ctx->qsum_cap, c, sizeof(double)));
+    TRACED(ctx, TR_ATTN, dllm_cuda_keystat(stat, q, k, s0, s1, t, c, 1.0 / sqrt((double)hs),
+                                           ctx->qsum, ctx->stream));
+    return DLLM_OK;
+}
+
+/* d2Cache: attention, then the head-mean of the softmax probabilities, which attention
+ * leaves in ctx->scores as (nh, mq, t). */
+static dllm_status cuda_attention_probs(void *vctx, float *out, float *probs, const float *q,
+                                        const float *k, const float *v, int64_t mq, int64_t t,
+                                        int64_t nh, int64_t hs)
+{
+    cuda_ctx *ctx = vctx;
+    DLLM_TRY(cuda_attention(vctx, out, q, k, v, mq, t, nh, hs));
+    if (mq == 0) return DLLM_OK;
+    TRACED(ctx, TR_ATTN, dllm_cuda_head_mean(probs, ctx->scores, nh, mq * t, ctx->stream));
+    return DLLM_OK;
+}
+
 static dllm_status cuda_swiglu(void *vctx, float *out, const float *gate, const float *up,
                                int64_t n)
 {
@@ -819,6 +852,8 @@ static const struct dllm_backend_i cuda_iface = {
     .sub = cuda_sub,
     .sample = cuda_sample,
     .synchronize = cuda_synchronize,
+    .attention_keystat = cuda_attention_keystat,
+    .attention_probs = cuda_attention_probs,
 };
 
 dllm_status dllm_backend_cuda_new(int device, dllm_backend **out, char *err, size_t errn)

@@ -375,6 +375,39 @@ __global__ void verify_pick_kernel(int32_t *sel, const double *cos, uint8_t *tak
     }
 }
 
+/* one thread per column d: qsum[d] = sum_i q[i, d] over i in [s0, s1), float64 */
+__global__ void qsum_kernel(double *qsum, const float *q, int64_t s0, int64_t s1, int64_t c)
+{
+    for (int64_t d = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; d < c;
+         d += (int64_t)gridDim.x * blockDim.x) {
+        double a = 0.0;
+        for (int64_t i = s0; i < s1; i++) a += static_cast<double>(q[i * c + d]);
+        qsum[d] = a;
+    }
+}
+
+/* grid (t), block kBlock: stat[j] = qsum . k[j] * scale */
+__global__ void keystat_kernel(float *stat, const double *qsum, const float *k, int64_t c,
+                               double scale)
+{
+    __shared__ double sh[32];
+    const float *kj = k + blockIdx.x * c;
+    double a = 0.0;
+    for (int64_t d = threadIdx.x; d < c; d += blockDim.x) a += qsum[d] * static_cast<double>(kj[d]);
+    a = block_sum(a, sh);
+    if (threadIdx.x == 0) stat[blockIdx.x] = static_cast<float>(a * scale);
+}
+
+__global__ void head_mean_kernel(float *probs, const float *p, int64_t nh, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        float a = 0.0f;
+        for (int64_t h = 0; h < nh; h++) a += p[h * n + i]; /* heads in order, as the CPU */
+        probs[i] = a / static_cast<float>(nh);
+    }
+}
+
 /* grid (m), block 512: the sampler reduction of one logits row (backend.h) */
 __global__ void sample_kernel(const float *logits, int64_t v, const dllm_sample_row *rows,
                               int32_t eos, int32_t eot, int32_t *tok, double *conf)
@@ -560,6 +593,26 @@ cudaError_t dllm_cuda_verify_select(int32_t *sel, const float *vnew, const float
     cudaError_t ce = cudaGetLastError();
     if (ce != cudaSuccess) return ce;
     verify_pick_kernel<<<1, 1024, 0, st>>>(sel, cos, taken, r, k, base);
+    return cudaGetLastError();
+}
+
+cudaError_t dllm_cuda_keystat(float *stat, const float *q, const float *k, int64_t s0, int64_t s1,
+                              int64_t t, int64_t c, double inv_sqrt_hs, double *qsum,
+                              cudaStream_t st)
+{
+    if (t <= 0) return cudaSuccess;
+    qsum_kernel<<<grid_for(c), kBlock, 0, st>>>(qsum, q, s0, s1, c);
+    cudaError_t ce = cudaGetLastError();
+    if (ce != cudaSuccess) return ce;
+    keystat_kernel<<<static_cast<unsigned>(t), kBlock, 0, st>>>(stat, qsum, k, c, inv_sqrt_hs);
+    return cudaGetLastError();
+}
+
+cudaError_t dllm_cuda_head_mean(float *probs, const float *p, int64_t nh, int64_t n,
+                                cudaStream_t st)
+{
+    if (n <= 0) return cudaSuccess;
+    head_mean_kernel<<<grid_for(n), kBlock, 0, st>>>(probs, p, nh, n);
     return cudaGetLastError();
 }
 

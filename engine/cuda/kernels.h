@@ -57,6 +57,14 @@ cudaError_t dllm_cuda_scatter_rows(float *dst, const float *src, const int32_t *
 cudaError_t dllm_cuda_verify_select(int32_t *sel, const float *vnew, const float *vold, int64_t r,
                                     int64_t c, int64_t k, int32_t base, double *cos,
                                     uint8_t *taken, cudaStream_t st);
+/* Sparse-dLLM key statistic: qsum (c) float64 = sum of q rows [s0, s1) (mq, c); then
+ * stat (t) = qsum . k[j] * inv_sqrt_hs in float64, stored fp32. */
+cudaError_t dllm_cuda_keystat(float *stat, const float *q, const float *k, int64_t s0, int64_t s1,
+                              int64_t t, int64_t c, double inv_sqrt_hs, double *qsum,
+                              cudaStream_t st);
+/* d2Cache: probs (mq * t) = sum over nh heads of p (nh, mq * t), heads in order, / nh */
+cudaError_t dllm_cuda_head_mean(float *probs, const float *p, int64_t nh, int64_t n,
+                                cudaStream_t st);
 /* The sampler reduction over logits (m, v): tok (m), conf (m) device arrays; rows (m)
  * device copy of the per-row parameters. */
 cudaError_t dllm_cuda_sample(const float *logits, int64_t m, int64_t v,
