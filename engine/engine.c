@@ -122,6 +122,8 @@ void dllm_engine_config_init(dllm_engine_config *c)
 {
     memset(c, 0, sizeof *c);
     c->backend = "cpu";
+    c->slot_pin_share = 0.25;
+    c->slot_pin_ttl_s = 1800.0;
 }
 
 void dllm_engine_free(dllm_engine *e)
@@ -205,12 +207,12 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
     }
     if (c->prompt_slots > 0) {
         int32_t st = c->slot_tokens > 0 ? c->slot_tokens : 512;
-        double share = c->slot_pin_share > 0.0 ? c->slot_pin_share : 0.25;
-        double ttl = c->slot_pin_ttl_s > 0.0 ? c->slot_pin_ttl_s : 1800.0;
-        if (share > 1.0 || c->slot_tokens < 0) {
+        double share = c->slot_pin_share, ttl = c->slot_pin_ttl_s;
+        if (!(share >= 0.0 && share <= 1.0) || c->slot_tokens < 0 || !(ttl > 0.0)) {
             rc = dllm_errf(err, errn, DLLM_E_INVALID_ARG,
-                           "prompt slots: slot_tokens must be >= 0 and the pin share in "
-                           "[0, 1] (got %d, %g)", (int)c->slot_tokens, c->slot_pin_share);
+                           "prompt slots: slot_tokens must be >= 0, the pin share in [0, 1] and "
+                           "the pin TTL > 0 (got %d, %g, %g)", (int)c->slot_tokens,
+                           c->slot_pin_share, c->slot_pin_ttl_s);
             goto out;
         }
         rc = dllm_slots_init(&e->slots, e->be, c->prompt_slots, st, e->w.L, e->w.C, share,

@@ -551,6 +551,11 @@ size_t dllm_directory_lookup(dllm_directory *d, const uint8_t key[DLLM_PREFIX_KE
     return n;
 }
 
+int dllm_directory_is_local(const dllm_directory *d, const uint8_t key[DLLM_PREFIX_KEY_BYTES])
+{
+    return find_entry(d->local, d->n_local, key) >= 0;
+}
+
 void dllm_directory_stats_get(const dllm_directory *d, dllm_directory_stats *out)
 {
     *out = d->st;

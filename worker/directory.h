@@ -92,6 +92,9 @@ int dllm_directory_claim(dllm_directory *d, const uint8_t key[DLLM_PREFIX_KEY_BY
 size_t dllm_directory_lookup(dllm_directory *d, const uint8_t key[DLLM_PREFIX_KEY_BYTES],
                              dllm_directory_holder *out, size_t cap);
 
+/* 1 if this worker holds key (the local table of the last tick). */
+int dllm_directory_is_local(const dllm_directory *d, const uint8_t key[DLLM_PREFIX_KEY_BYTES]);
+
 void dllm_directory_stats_get(const dllm_directory *d, dllm_directory_stats *out);
 
 /* This incarnation's lease nonce (32 hex characters). */

@@ -62,7 +62,7 @@ typedef struct dllm_engine_config {
      * start in backend memory; 0 slots = off. */
     size_t prompt_slots;        /* number of slots */
     int32_t slot_tokens;        /* rows per slot: the longest cacheable prefix (0 = 512) */
-    double slot_pin_share;      /* at most this share of slots pinned (default 0.25) */
+    double slot_pin_share;      /* at most this share of slots pinned, in [0, 1] (0.25) */
     double slot_pin_ttl_s;      /* a pin lapses this long after the slot's last use (1800) */
     const char *model_id;       /* prefix-key model id (NULL = model_dir's base name) */
     const char *model_revision; /* prefix-key model revision (NULL = "") */
