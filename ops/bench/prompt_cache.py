@@ -11,7 +11,7 @@ first denoising step and to the end of the item, for slot hits (warm), the one b
 (cold) and the no-slot run. Numbers in docs/prompt-cache.md come from this script.
 
 Usage: python3 ops/bench/prompt_cache.py [--dllm build/bin/dllm] [--model models/llada-tiny]
-           [--tasks FILE] [--threads 1] [--policies dllm,prefix,dual] [--gen-length 8 ...]
+           [--tasks FILE] [--threads 1] [--policies dllm,prefix,dual] [--gen-length 8 ...] [--kp N]
 
 SPDX-License-Identifier: Apache-2.0
 """
@@ -28,6 +28,8 @@ def run(args, policy, slots, out):
            "--tasks", args.tasks, "--gen-length", str(args.gen_length), "--steps",
            str(args.steps), "--block-length", str(args.block_length), "--cache", policy,
            "--batch", "1", "--prompt-slots", str(slots), "--json", "--out", out]
+    if args.kp and policy == "dllm":
+        cmd += ["--kp", str(args.kp)]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
                OPENBLAS_NUM_THREADS=str(args.threads))
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -55,6 +57,7 @@ def main():
     ap.add_argument("--gen-length", type=int, default=8)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--block-length", type=int, default=8)
+    ap.add_argument("--kp", type=int, default=0, help="dllm K_p (default: the engine's 50)")
     args = ap.parse_args()
     print("| policy | accuracy no slot / slot | token agreement | identical items | "
           "rows_q no slot -> slot | GFLOP no slot -> slot | first step ms: no slot / cold / warm "
