@@ -57,6 +57,22 @@ hex=${skey#dllm:pc:slot:}
     fail "the entry does not carry the lease nonce"
 keys=$(kcat -C -b "$BS" -t dllm.requests -o beginning -e -q -f '%k\n' | sort -u)
 [ "$keys" = "$hex" ] || fail "message keys ($keys) != the slot's prefix key ($hex)"
+# ... and the independent Python implementation computes the same key from the token ids
+ids=$("$BIN/dllm" tokenize --model "$T/model" --chat --system "$SYS" --text "Name a colour." --json)
+pykey=$(python3 - "$ids" "$T/model/tokenizer.json" "$DLLM_SOURCE_DIR/ops/clients" <<'PY'
+import hashlib, json, sys
+sys.path.insert(0, sys.argv[3])
+import prefix_key
+ids = json.loads(sys.argv[1])["ids"]
+tok = open(sys.argv[2], "rb").read()
+eot = next(t["id"] for t in json.loads(tok)["added_tokens"] if t["content"] == "<|eot_id|>")
+print(prefix_key.prefix_key(model_id="llada-tiny", model_revision="",
+      tokenizer_sha256_hex=hashlib.sha256(tok).hexdigest(), dtype="f32", tp_size=1,
+      policy="dllm", kp=4, kr=7, rho=0.25, layer0_refresh=1, cfg_interval=0, salt="",
+      tokens=ids[:ids.index(eot) + 1]))
+PY
+)
+[ "$pykey" = "$hex" ] || fail "Python prefix key $pykey != the worker's $hex"
 
 # SIGKILL: nothing is deleted, everything expires with the lease (1 s)
 kill -9 "$WPID"
