@@ -2,6 +2,11 @@
  *
  * Pool level (CPU backend, no model): LRU eviction among unreferenced slots, reference
  * counts protecting slots in use, pinning under pressure with its cap and TTL.
+ * Reference (tests/data/golden/traces_prompt_slots.json, written by the independent
+ * PyTorch reference ops/reference/make_golden_slots.py on tiny-llada-4l): the engine
+ * reproduces every step of dLLM-Cache generations whose prompt prefix comes from a slot,
+ * token for token in fp32, and the reference's row counts, both when it builds the slot
+ * and when it finds it built (the build's rows then are not paid).
  * Engine level (tests/data/tiny-llada, CPU fp32): a slot hit is bit-identical to the
  * sequence that built it and to a rebuild after eviction (the slot is a function of its
  * key), refreshes never write the shared slot, the first forward computes only the rows
@@ -425,6 +430,78 @@ START_TEST(engine_busy_and_scheduler)
 }
 END_TEST
 
+/* Replays one reference case; returns the sequence's stats. */
+static void replay(dllm_engine *e, const cJSON *cs, dllm_seq_stats *st)
+{
+    const char *name = cJSON_GetObjectItem(cs, "name")->valuestring;
+    const cJSON *trace = cJSON_GetObjectItem(cs, "trace");
+    size_t n_prompt, n_got;
+    int32_t *prompt = tu_json_ids(cJSON_GetObjectItem(cs, "prompt_ids"), &n_prompt);
+    dllm_gen_params gp;
+    dllm_seq *s = NULL;
+    int step = 0;
+    tu_params_from_json(cJSON_GetObjectItem(cs, "params"), &gp);
+    gp.prefix_len = (int32_t)cJSON_GetObjectItem(cs, "slot_prefix")->valuedouble;
+    ck_assert_msg(dllm_seq_new(e, prompt, n_prompt, &gp, &s) == DLLM_OK, "%s: %s", name,
+                  dllm_engine_last_error(e));
+    while (!dllm_seq_finished(s)) {
+        ck_assert_int_eq(dllm_engine_step(e, &s, 1), DLLM_OK);
+        size_t n_want;
+        const cJSON *ws_j = cJSON_GetArrayItem(trace, step);
+        ck_assert_msg(ws_j != NULL, "%s: more steps than the reference", name);
+        int32_t *ws = tu_json_ids(ws_j, &n_want);
+        const int32_t *gs = dllm_seq_tokens(s, &n_got);
+        ck_assert_uint_eq(n_want, n_got);
+        for (size_t i = 0; i < n_got; i++)
+            ck_assert_msg(gs[i] == ws[i], "%s: step %d, position %zu: engine %d, reference %d",
+                          name, step + 1, i, (int)gs[i], (int)ws[i]);
+        free(ws);
+        step++;
+    }
+    ck_assert_int_eq(step, cJSON_GetArraySize(trace));
+    dllm_seq_stats_get(s, st);
+    ck_assert_int_eq(st->forwards, (int)cJSON_GetObjectItem(cs, "forwards")->valuedouble);
+    ck_assert_int_eq(st->slot_prefix_tokens, gp.prefix_len);
+    dllm_seq_free(s);
+    free(prompt);
+}
+
+START_TEST(reference_traces)
+{
+    cJSON *doc = tu_load_json("golden/traces_prompt_slots.json"), *cs;
+    dllm_engine_config ec;
+    char dir[1024], err[512];
+    int n = 0;
+    cJSON_ArrayForEach(cs, cJSON_GetObjectItem(doc, "cases"))
+    {
+        dllm_engine *e = NULL;
+        dllm_seq_stats built, hit;
+        const char *name = cJSON_GetObjectItem(cs, "name")->valuestring;
+        const cJSON *rows = cJSON_GetObjectItem(cs, "rows");
+        double build = cJSON_GetObjectItem(cs, "build_rows")->valuedouble;
+        dllm_engine_config_init(&ec);
+        ec.model_dir = tu_data_path(dir, sizeof dir, "tiny-llada-4l");
+        ec.prompt_slots = 1;
+        ec.slot_tokens = 64;
+        ck_assert_msg(dllm_engine_new(&ec, &e, err, sizeof err) == DLLM_OK, "%s", err);
+        replay(e, cs, &built); /* builds the slot */
+        ck_assert_int_eq(built.cached_prompt_tokens, 0);
+        ck_assert_msg(built.rows_q == (int64_t)cJSON_GetObjectItem(rows, "q")->valuedouble,
+                      "%s: rows_q %lld", name, (long long)built.rows_q);
+        ck_assert(built.rows_v == (int64_t)cJSON_GetObjectItem(rows, "v")->valuedouble);
+        ck_assert(built.rows_mlp == (int64_t)cJSON_GetObjectItem(rows, "mlp")->valuedouble);
+        replay(e, cs, &hit); /* finds it built */
+        ck_assert_int_eq(hit.cached_prompt_tokens, hit.slot_prefix_tokens);
+        ck_assert(hit.rows_q == built.rows_q - (int64_t)build);
+        ck_assert(hit.rows_mlp == built.rows_mlp - (int64_t)build);
+        dllm_engine_free(e);
+        n++;
+    }
+    ck_assert_int_ge(n, 8);
+    cJSON_Delete(doc);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("slots");
@@ -438,6 +515,7 @@ static Suite *suite(void)
     tcase_add_test(tc, engine_reuse_bit_identical);
     tcase_add_test(tc, engine_isolation_and_optouts);
     tcase_add_test(tc, engine_busy_and_scheduler);
+    tcase_add_test(tc, reference_traces);
     suite_add_tcase(s, tc);
     return s;
 }
