@@ -672,7 +672,12 @@ static dllm_status attach_slot(dllm_engine *e, dllm_seq *s)
     if (e->slots.n == 0) return DLLM_OK;
     e->slots.st.queries++;
     e->slots.st.query_tokens += (uint64_t)S;
-    if (!s->policy->keeps_features || S > e->slots.max_tokens) return DLLM_OK;
+    /* the policies whose first forward is a plain full refresh (others, e.g. ones that
+     * gather attention statistics over every row, opt in once checked) */
+    if (!s->policy->keeps_features || S > e->slots.max_tokens ||
+        (s->p.cache != DLLM_CACHE_DLLM && s->p.cache != DLLM_CACHE_PREFIX &&
+         s->p.cache != DLLM_CACHE_DUAL))
+        return DLLM_OK;
     rc = dllm_engine_prefix_key(e, s->canvas, (size_t)S, &s->p, key);
     if (rc != DLLM_OK) return seterr(e, rc, "prompt slot: cannot compute the prefix key");
     rc = dllm_slots_acquire(&e->slots, key, S, s->p.prefix_pin, now_ms(), &idx, &fresh);
