@@ -67,6 +67,14 @@ dllm_status dllm_backend_weight_upload(dllm_backend *be, const void *src, dllm_d
     return be->iface->weight_upload(be->ctx, src, t, rows, cols, out);
 }
 
+dllm_status dllm_backend_weight_random(dllm_backend *be, int64_t rows, int64_t cols,
+                                       uint64_t seed, float scale, float bias, dllm_weight *out)
+{
+    BE_SLOT(be, weight_random);
+    if (out == NULL || rows <= 0 || cols <= 0 || rows > INT64_MAX / cols) return DLLM_E_INVALID_ARG;
+    return be->iface->weight_random(be->ctx, rows, cols, seed, scale, bias, out);
+}
+
 void dllm_backend_weight_free(dllm_backend *be, dllm_weight *w)
 {
     if (be == NULL || w == NULL || w->data == NULL) return;

@@ -69,6 +69,12 @@ dllm_status dllm_backend_download(dllm_backend *be, void *dst, const void *src, 
 /* Uploads a (rows, cols) host matrix of type t (any alignment) in the backend's format. */
 dllm_status dllm_backend_weight_upload(dllm_backend *be, const void *src, dllm_dtype t,
                                        int64_t rows, int64_t cols, dllm_weight *out);
+/* Creates a (rows, cols) weight of seeded pseudo-random values directly on the backend
+ * (synthetic models for benchmarks, no checkpoint): element i is
+ *   bias + scale * (2 u - 1),  u = dllm_rng_uniform(seed, 2, 0, 0, i)   (rng.h)
+ * computed in fp32 and stored in the backend's format (so backends agree up to it). */
+dllm_status dllm_backend_weight_random(dllm_backend *be, int64_t rows, int64_t cols,
+                                       uint64_t seed, float scale, float bias, dllm_weight *out);
 void dllm_backend_weight_free(dllm_backend *be, dllm_weight *w); /* zeroed is a no-op */
 
 /* Pre-sizes the backend's internal scratch for sequences of up to t rows (attention,

@@ -20,6 +20,8 @@ struct dllm_backend_i {
     dllm_status (*download)(void *ctx, void *dst, const void *src, size_t bytes);
     dllm_status (*weight_upload)(void *ctx, const void *src, dllm_dtype t, int64_t rows,
                                  int64_t cols, dllm_weight *out);
+    dllm_status (*weight_random)(void *ctx, int64_t rows, int64_t cols, uint64_t seed,
+                                 float scale, float bias, dllm_weight *out);
     void (*weight_free)(void *ctx, dllm_weight *w);
     dllm_status (*reserve)(void *ctx, int64_t t);
     dllm_status (*gemm)(void *ctx, float *y, const float *x, const dllm_weight *w, int64_t m);

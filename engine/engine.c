@@ -149,6 +149,84 @@ void dllm_engine_free(dllm_engine *e)
     free(e);
 }
 
+/* A synthetic model: the shape of a known model, weights drawn on the backend from a
+ * seeded uniform distribution scaled so that activations keep unit size (matrices
+ * +-sqrt(3 / fan_in), embeddings +-1, norms 1). Special token ids are the real model's. */
+typedef struct synth_spec {
+    const char *name;
+    int64_t C, L, NH, F, V, max_len;
+    int32_t mask, eos, eot, bos;
+} synth_spec;
+
+static const synth_spec synth_specs[] = {
+    {"llada-8b", 4096, 32, 32, 12288, 126464, 4096, 126336, 126081, 126348, 126080},
+    {"llada-mini", 128, 2, 4, 256, 1024, 1024, 1000, 1001, 1002, 1003},
+};
+
+static dllm_status synth_weight(dllm_engine *e, uint64_t seed, int64_t idx, int64_t rows,
+                                int64_t cols, float scale, float bias, dllm_weight *w)
+{
+    return dllm_backend_weight_random(e->be, rows, cols, seed ^ ((uint64_t)(idx + 1) *
+                                      0x9E3779B97F4A7C15ull), scale, bias, w);
+}
+
+static dllm_status synth_load(dllm_engine *e, const dllm_engine_config *c, char *err, size_t errn)
+{
+    const synth_spec *sp = NULL;
+    dllm_model_weights *w = &e->w;
+    uint64_t seed = c->synthetic_seed;
+    dllm_status rc = DLLM_OK;
+    int64_t idx = 0;
+
+    for (size_t i = 0; i < sizeof synth_specs / sizeof synth_specs[0]; i++)
+        if (strcmp(c->synthetic, synth_specs[i].name) == 0) sp = &synth_specs[i];
+    if (sp == NULL)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "unknown synthetic model '%s' (known: "
+                         "llada-8b, llada-mini)", c->synthetic);
+    memset(w, 0, sizeof *w);
+    w->C = sp->C;
+    w->L = sp->L;
+    w->NH = sp->NH;
+    w->HS = sp->C / sp->NH;
+    w->F = sp->F;
+    w->V = sp->V;
+    w->eps = 1e-5f;
+    w->theta = 500000.0f;
+    w->layers = calloc((size_t)w->L, sizeof *w->layers);
+    if (w->layers == NULL) return dllm_errf(err, errn, DLLM_E_NOMEM, "out of memory");
+    float sc = sqrtf(3.0f / (float)w->C), sf = sqrtf(3.0f / (float)w->F);
+#define SW(r, cols, scale, bias, dst)                                                          \
+    DLLM_TRY_GOTO(synth_weight(e, seed, idx++, (r), (cols), (scale), (bias), (dst)), rc, fail)
+    SW(w->V, w->C, 1.0f, 0.0f, &w->wte);
+    for (int64_t l = 0; l < w->L; l++) {
+        dllm_layer_weights *lw = &w->layers[l];
+        SW(1, w->C, 0.0f, 1.0f, &lw->attn_norm);
+        SW(w->C, w->C, sc, 0.0f, &lw->wq);
+        SW(w->C, w->C, sc, 0.0f, &lw->wk);
+        SW(w->C, w->C, sc, 0.0f, &lw->wv);
+        SW(w->C, w->C, sc, 0.0f, &lw->wo);
+        SW(1, w->C, 0.0f, 1.0f, &lw->ff_norm);
+        SW(w->F, w->C, sc, 0.0f, &lw->w_gate);
+        SW(w->F, w->C, sc, 0.0f, &lw->w_up);
+        SW(w->C, w->F, sf, 0.0f, &lw->w_down);
+    }
+    SW(1, w->C, 0.0f, 1.0f, &w->ln_f);
+    SW(w->V, w->C, sc, 0.0f, &w->head);
+#undef SW
+    e->mask_id = sp->mask;
+    e->eos_id = sp->eos;
+    e->eot_id = sp->eot;
+    e->bos_id = sp->bos;
+    e->max_len = sp->max_len;
+    e->n_params = 2 * w->V * w->C + w->C +
+                  w->L * (4 * w->C * w->C + 3 * w->C * w->F + 2 * w->C);
+    return DLLM_OK;
+fail:
+    dllm_model_weights_deinit(w, e->be);
+    return dllm_errf(err, errn, rc, "cannot create the synthetic model '%s' on the %s backend: "
+                     "%s", sp->name, dllm_backend_name(e->be), dllm_status_desc(rc));
+}
+
 dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char *err,
                             size_t errn)
 {
@@ -158,6 +236,18 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
     char sub[512];
 
     *out = NULL;
+    if (c != NULL && c->synthetic != NULL) {
+        e = calloc(1, sizeof *e);
+        if (e == NULL || (e->model_dir = strdup(c->synthetic)) == NULL) {
+            rc = dllm_errf(err, errn, DLLM_E_NOMEM, "out of memory");
+            goto out;
+        }
+        DLLM_TRY_GOTO(dllm_backend_new(c->backend, c->n_threads, c->device, &e->be, err, errn),
+                      rc, out);
+        DLLM_TRY_GOTO(synth_load(e, c, err, errn), rc, out);
+        dllm_forward_init(&e->fwd, e->be, &e->w);
+        goto pool;
+    }
     if (c == NULL || c->model_dir == NULL || c->model_dir[0] == '\0') {
         rc = dllm_errf(err, errn, DLLM_E_INVALID_ARG, "no model directory given");
         goto out;
@@ -177,10 +267,25 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
         rc = dllm_errf(err, errn, rc, "%s", sub);
         goto out;
     }
+    DLLM_TRY_GOTO(dllm_sha256_file(path, e->tok_sha256, err, errn), rc, out);
     DLLM_TRY_GOTO(dllm_backend_new(c->backend, c->n_threads, c->device, &e->be, err, errn), rc,
                   out);
     DLLM_TRY_GOTO(dllm_model_weights_load(&e->w, e->be, e->ck, err, errn), rc, out);
     dllm_forward_init(&e->fwd, e->be, &e->w);
+    e->mask_id = (int32_t)e->ck->cfg.mask_token_id;
+    e->eos_id = (int32_t)e->ck->cfg.eos_token_id;
+    e->eot_id = dllm_tokenizer_token_to_id(e->tok, "<|eot_id|>");
+    e->bos_id = dllm_tokenizer_token_to_id(e->tok, "<|startoftext|>");
+    e->max_len = e->ck->cfg.max_sequence_length;
+    e->n_params = e->ck->n_params;
+    if ((int64_t)dllm_tokenizer_vocab_size(e->tok) > e->w.V) {
+        rc = dllm_errf(err, errn, DLLM_E_CONFIG,
+                       "%s: the tokenizer has %zu ids but the model's embedding has %lld rows; "
+                       "hint: tokenizer.json and the weights come from different models",
+                       path, dllm_tokenizer_vocab_size(e->tok), (long long)e->w.V);
+        goto out;
+    }
+pool:
     if (c->pool_bytes > 0) {
         rc = dllm_pool_init(&e->pool, e->be, c->pool_bytes);
         if (rc != DLLM_OK) {
@@ -190,15 +295,21 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
             goto out;
         }
     }
-
-    DLLM_TRY_GOTO(dllm_sha256_file(path, e->tok_sha256, err, errn), rc, out);
+    /* prompt-slot key identity (docs/prompt-cache.md); a synthetic model has no tokenizer:
+     * its "tokenizer hash" is SHA-256 of "synthetic:<name>" */
+    if (c->synthetic != NULL) {
+        char tag[256];
+        snprintf(tag, sizeof tag, "synthetic:%s", c->synthetic);
+        DLLM_TRY_GOTO(dllm_sha256(tag, strlen(tag), e->tok_sha256), rc, out);
+    }
     {
-        /* default model id: the directory's base name (trailing slashes ignored) */
-        size_t end = strlen(c->model_dir), beg;
-        while (end > 1 && c->model_dir[end - 1] == '/') end--;
+        /* default model id: the directory's (or synthetic model's) base name */
+        const char *src = c->synthetic != NULL ? c->synthetic : c->model_dir;
+        size_t end = strlen(src), beg;
+        while (end > 1 && src[end - 1] == '/') end--;
         beg = end;
-        while (beg > 0 && c->model_dir[beg - 1] != '/') beg--;
-        e->model_id = c->model_id ? strdup(c->model_id) : strndup(c->model_dir + beg, end - beg);
+        while (beg > 0 && src[beg - 1] != '/') beg--;
+        e->model_id = c->model_id ? strdup(c->model_id) : strndup(src + beg, end - beg);
         e->model_revision = strdup(c->model_revision ? c->model_revision : "");
         if (e->model_id == NULL || e->model_revision == NULL) {
             rc = dllm_errf(err, errn, DLLM_E_NOMEM, "out of memory");
@@ -227,19 +338,6 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
         }
     }
 
-    e->mask_id = (int32_t)e->ck->cfg.mask_token_id;
-    e->eos_id = (int32_t)e->ck->cfg.eos_token_id;
-    e->eot_id = dllm_tokenizer_token_to_id(e->tok, "<|eot_id|>");
-    e->bos_id = dllm_tokenizer_token_to_id(e->tok, "<|startoftext|>");
-    e->max_len = e->ck->cfg.max_sequence_length;
-    e->n_params = e->ck->n_params;
-    if ((int64_t)dllm_tokenizer_vocab_size(e->tok) > e->w.V) {
-        rc = dllm_errf(err, errn, DLLM_E_CONFIG,
-                       "%s: the tokenizer has %zu ids but the model's embedding has %lld rows; "
-                       "hint: tokenizer.json and the weights come from different models",
-                       path, dllm_tokenizer_vocab_size(e->tok), (long long)e->w.V);
-        goto out;
-    }
     *out = e;
     e = NULL;
 out:
@@ -253,6 +351,83 @@ dllm_status dllm_engine_reserve(dllm_engine *e, int64_t rows, int64_t head_rows,
     if (rc == DLLM_OK) rc = reserve_host(e, (size_t)head_rows * 2, 2 * seqs);
     if (rc != DLLM_OK)
         return seterr(e, rc, "cannot reserve a workspace of %lld rows: %s", (long long)rows,
+                      dllm_status_desc(rc));
+    return DLLM_OK;
+}
+
+static size_t weight_bytes(const dllm_weight *w)
+{
+    return w->data ? (size_t)(w->rows * w->cols) * dllm_dtype_size(w->dtype) : 0;
+}
+
+dllm_status dllm_engine_calibrate(dllm_engine *e, dllm_calibration *o)
+{
+    int gpu = strcmp(dllm_backend_name(e->be), "cpu") != 0;
+    int64_t n = gpu ? (int64_t)1 << 26 : (int64_t)1 << 22;           /* add: n floats */
+    int64_t m = gpu ? 8192 : 128, gn = gpu ? 12288 : 1024, gk = gpu ? 4096 : 1024; /* GEMM */
+    int reps = gpu ? 20 : 3;
+    float *a = NULL, *b = NULL, *x = NULL, *y = NULL, *host = NULL;
+    dllm_weight w = {0};
+    dllm_status rc = DLLM_OK;
+    double t0, t1;
+
+    memset(o, 0, sizeof *o);
+    o->weight_bytes = weight_bytes(&e->w.wte) + weight_bytes(&e->w.ln_f) + weight_bytes(&e->w.head);
+    for (int64_t l = 0; l < e->w.L; l++) {
+        const dllm_layer_weights *lw = &e->w.layers[l];
+        o->weight_bytes += weight_bytes(&lw->attn_norm) + weight_bytes(&lw->wq) +
+                           weight_bytes(&lw->wk) + weight_bytes(&lw->wv) + weight_bytes(&lw->wo) +
+                           weight_bytes(&lw->ff_norm) + weight_bytes(&lw->w_gate) +
+                           weight_bytes(&lw->w_up) + weight_bytes(&lw->w_down);
+    }
+    /* random inputs, never zeros (zeros can run faster than real data) */
+    host = malloc((size_t)(n > m * gk ? n : m * gk) * sizeof *host);
+    if (host == NULL) {
+        rc = DLLM_E_NOMEM;
+        goto out;
+    }
+    for (int64_t i = 0; i < (n > m * gk ? n : m * gk); i++)
+        host[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
+    DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)n * sizeof(float), (void **)&a), rc, out);
+    DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)n * sizeof(float), (void **)&b), rc, out);
+    DLLM_TRY_GOTO(dllm_backend_upload(e->be, a, host, (size_t)n * sizeof(float)), rc, out);
+    DLLM_TRY_GOTO(dllm_backend_upload(e->be, b, host, (size_t)n * sizeof(float)), rc, out);
+    DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)(m * gk) * sizeof(float), (void **)&x), rc, out);
+    DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)(m * gn) * sizeof(float), (void **)&y), rc, out);
+    DLLM_TRY_GOTO(dllm_backend_upload(e->be, x, host, (size_t)(m * gk) * sizeof(float)), rc, out);
+    DLLM_TRY_GOTO(dllm_backend_weight_random(e->be, gn, gk, 99, 0.05f, 0.0f, &w), rc, out);
+    for (int pass = 0; pass < 2; pass++) { /* pass 0 warms up (plans, clocks) */
+        int r = pass ? reps : 2;
+        DLLM_TRY_GOTO(dllm_backend_synchronize(e->be), rc, out);
+        t0 = now_ms();
+        for (int i = 0; i < r; i++)
+            DLLM_TRY_GOTO(dllm_backend_add(e->be, a, b, n), rc, out); /* reads 2, writes 1 */
+        DLLM_TRY_GOTO(dllm_backend_synchronize(e->be), rc, out);
+        t1 = now_ms();
+        o->mem_bytes_per_s = 3.0 * 4.0 * (double)n * r / ((t1 - t0) / 1e3);
+        t0 = now_ms();
+        for (int i = 0; i < r; i++)
+            DLLM_TRY_GOTO(dllm_backend_gemm(e->be, y, x, &w, m), rc, out);
+        DLLM_TRY_GOTO(dllm_backend_synchronize(e->be), rc, out);
+        t1 = now_ms();
+        o->matmul_flops_per_s = 2.0 * (double)m * (double)gn * (double)gk * r / ((t1 - t0) / 1e3);
+        t0 = now_ms();
+        for (int i = 0; i < 5 * r; i++)
+            DLLM_TRY_GOTO(dllm_backend_gemm(e->be, y, x, &w, 64), rc, out);
+        DLLM_TRY_GOTO(dllm_backend_synchronize(e->be), rc, out);
+        t1 = now_ms();
+        o->skinny_gemm_bytes_per_s = (double)gn * (double)gk *
+                                     (double)dllm_dtype_size(w.dtype) * 5 * r / ((t1 - t0) / 1e3);
+    }
+out:
+    dllm_backend_weight_free(e->be, &w);
+    dllm_backend_dealloc(e->be, a);
+    dllm_backend_dealloc(e->be, b);
+    dllm_backend_dealloc(e->be, x);
+    dllm_backend_dealloc(e->be, y);
+    free(host);
+    if (rc != DLLM_OK)
+        return seterr(e, rc, "calibration on the %s backend failed: %s", dllm_backend_name(e->be),
                       dllm_status_desc(rc));
     return DLLM_OK;
 }

@@ -115,6 +115,50 @@ static int32_t v_rows(const dllm_fwd_seq *q, const dllm_layer_plan *p)
     return (p->prompt ? q->P : 0) + (p->resp || p->verify ? R : 0) + range_rows(p);
 }
 
+/* Liveness of the residual x by segment. A forward only reads x where some layer
+ * gathers rows (its S and V rows) or where the LM head reads; every other row of x is
+ * dead and need not be normalised or updated. At a segment granularity (prompt [0, P),
+ * response [P, T)) that saves, in a typical dLLM-Cache step, the norm and the two
+ * residual adds over the whole prompt in every layer after the first, which on a GPU was
+ * 2.8 of 20 ms per LLaDA-8B step (docs/benchmarks.md). Rows computed are bit-identical. */
+enum { SEG_P = 1u, SEG_R = 2u };
+
+static unsigned segs_of_range(const dllm_fwd_seq *q, int32_t lo, int32_t n)
+{
+    unsigned m = 0;
+    if (n <= 0) return 0;
+    if (lo < q->P) m |= SEG_P;
+    if (lo + n > q->P) m |= SEG_R;
+    return m;
+}
+
+/* Segments whose x rows layer l reads (its S and V rows). */
+static unsigned segs_read(const dllm_fwd_seq *q, const dllm_layer_plan *p)
+{
+    unsigned m = segs_of_range(q, p->lo, range_rows(p));
+    if (p->prompt) m |= SEG_P;
+    if (p->resp || p->verify) m |= SEG_R;
+    return m & (q->P > 0 ? SEG_P | SEG_R : SEG_R);
+}
+
+/* Segments whose x rows are read after layer l (later layers or the LM head). */
+static unsigned segs_live_after(const dllm_fwd_seq *q, int64_t l, int64_t L)
+{
+    unsigned m = segs_of_range(q, q->head_start, q->head_count);
+    for (int64_t j = l + 1; j < L; j++) m |= segs_read(q, &q->plans[j]);
+    return m;
+}
+
+/* The row range [*a, *b) of a sequence covered by segment mask m (segments are
+ * contiguous, so any mask is one range); 0 when m is empty. */
+static int seg_range(const dllm_fwd_seq *q, unsigned m, int32_t *a, int32_t *b)
+{
+    if (m == 0) return 0;
+    *a = (m & SEG_P) ? 0 : q->P;
+    *b = (m & SEG_R) ? q->T : q->P;
+    return *b > *a;
+}
+
 /* One transformer block over the batch (layer l). */
 static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq *seqs,
                                  size_t n_seqs, int64_t N)
@@ -125,8 +169,24 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
     int64_t C = w->C;
     int32_t *spos = f->spos_dev + l * f->cap_rows, *vpos = f->vpos_dev + l * f->cap_rows;
     int64_t NS = 0, NV = 0, xoff;
+    int32_t a, b;
 
-    DLLM_TRY(dllm_backend_rmsnorm(be, f->h, f->x, &lw->attn_norm, N, w->eps));
+    /* h = RMSNorm(x) on the rows this layer reads (all N when every sequence reads all) */
+    int all_read = 1;
+    for (size_t s = 0; s < n_seqs && all_read; s++)
+        all_read = segs_read(&seqs[s], &seqs[s].plans[l]) == (seqs[s].P > 0 ? SEG_P | SEG_R : SEG_R);
+    if (all_read) {
+        DLLM_TRY(dllm_backend_rmsnorm(be, f->h, f->x, &lw->attn_norm, N, w->eps));
+    } else {
+        xoff = 0;
+        for (size_t s = 0; s < n_seqs; s++) {
+            const dllm_fwd_seq *q = &seqs[s];
+            if (seg_range(q, segs_read(q, &q->plans[l]), &a, &b))
+                DLLM_TRY(dllm_backend_rmsnorm(be, f->h + (xoff + a) * C, f->x + (xoff + a) * C,
+                                              &lw->attn_norm, b - a, w->eps));
+            xoff += q->T;
+        }
+    }
 
     /* V rows: gather, project */
     xoff = 0;
@@ -193,7 +253,10 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
         int32_t ns = s_rows(q, &q->plans[l]);
         float *astore = dllm_fs_layer(q->fs, q->fs->a, l);
         DLLM_TRY(dllm_backend_scatter_rows(be, astore, f->g + NS * C, spos + NS, ns, C));
-        DLLM_TRY(dllm_backend_add(be, f->x + xoff * C, astore, (int64_t)q->T * C));
+        /* x += A where x is read later: this layer's MLP rows or later layers */
+        if (seg_range(q, segs_read(q, &q->plans[l]) | segs_live_after(q, l, w->L), &a, &b))
+            DLLM_TRY(dllm_backend_add(be, f->x + (xoff + a) * C, astore + (int64_t)a * C,
+                                      (int64_t)(b - a) * C));
         DLLM_TRY(dllm_backend_gather_rows(be, f->h + NS * C, f->x + xoff * C, spos + NS, ns, C));
         NS += ns;
         xoff += q->T;
@@ -212,7 +275,9 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
         int32_t ns = s_rows(q, &q->plans[l]);
         float *fstore = dllm_fs_layer(q->fs, q->fs->f, l);
         DLLM_TRY(dllm_backend_scatter_rows(be, fstore, f->g + NS * C, spos + NS, ns, C));
-        DLLM_TRY(dllm_backend_add(be, f->x + xoff * C, fstore, (int64_t)q->T * C));
+        if (seg_range(q, segs_live_after(q, l, w->L), &a, &b))
+            DLLM_TRY(dllm_backend_add(be, f->x + (xoff + a) * C, fstore + (int64_t)a * C,
+                                      (int64_t)(b - a) * C));
         NS += ns;
         xoff += q->T;
     }

@@ -13,14 +13,15 @@
  * Per layer, for every sequence s with T_s rows, plan (prompt, resp, verify, k):
  *   S_s = [0,P) if prompt ++ [P,T) if resp ++ k V-verify slots   rows recomputed fully
  *   V_s = [0,P) if prompt ++ [P,T) if resp or verify            rows whose V is computed
- *   1. h = RMSNorm(x) for all rows (cheap next to the GEMMs)
+ *   1. h = RMSNorm(x) for the rows this layer reads (by segment: prompt, response)
  *   2. V over the packed V rows; V-verify picks the k response rows whose new V is least
  *      similar to the stored V and writes them into S_s's slots ON THE BACKEND (no host
  *      round trip: the count k is known on the host, the rows are not); then V is stored
  *   3. Q, K over the packed S rows, RoPE at absolute positions, K stored
  *   4. attention of S_s's queries against the sequence's whole stored K, V
- *   5. A[S] = W_o(att); x += A (all rows: cached deltas for the others)
- *   6. F[S] = MLP(RMSNorm(x[S])); x += F (all rows)
+ *   5. A[S] = W_o(att); x += A (cached deltas for the other rows), on every segment
+ *      whose x is read later (this layer's MLP rows, later layers, the LM head)
+ *   6. F[S] = MLP(RMSNorm(x[S])); x += F, likewise where x is read later
  * With every row recomputed this is exactly the plain LLaDA block.
  *
  * Buffers (N = sum of T_s, all backend memory, reserved before stepping):

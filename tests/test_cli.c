@@ -194,6 +194,12 @@ START_TEST(test_default_model_and_tools)
     cJSON_Delete(j);
     free(out);
     expect("bench --synthetic llada-8b", 1, "--dry-run");
+    /* synthetic weights run for real on any backend; the bench calibrates and prints the
+     * step roofline and the memory a sequence needs */
+    expect("bench --synthetic llada-mini --prompt-len 24 --gen-length 16 --steps 16 "
+           "--block-length 8 --threads 1", 0, "roofline");
+    expect("bench --synthetic llada-mini --prompt-len 24 --gen-length 16 --steps 16 "
+           "--block-length 8 --threads 1 --json", 0, "\"max_concurrency_80gb\"");
     expect("bench --model tests/data/tiny-llada-4l --prompt-len 20 --gen-length 16 --steps 16 "
            "--block-length 8 --kp 4 --kr 2", 0, "speedup");
     expect("inspect --model tests/data/tiny-llada-sharded", 0, "model.transformer.ln_f.weight");

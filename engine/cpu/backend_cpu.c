@@ -129,6 +129,28 @@ static dllm_status cpu_weight_upload(void *vctx, const void *src, dllm_dtype t, 
     return DLLM_OK;
 }
 
+static dllm_status cpu_weight_random(void *vctx, int64_t rows, int64_t cols, uint64_t seed,
+                                     float scale, float bias, dllm_weight *out)
+{
+    size_t n = (size_t)rows * (size_t)cols;
+    float *p = NULL;
+    dllm_status rc = cpu_alloc(vctx, n * sizeof(float), (void **)&p);
+    if (rc != DLLM_OK) return rc;
+    for (size_t i = 0; i < n; i++)
+        p[i] = bias + scale * (float)(2.0 * dllm_rng_uniform(seed, 2, 0, 0, (uint64_t)i) - 1.0);
+    /* a fresh weight may be larger than any seen: size the GEMM padding as upload does */
+    if (cols > ((cpu_ctx *)vctx)->pad_cols || rows > ((cpu_ctx *)vctx)->pad_rows) {
+        rc = cpu_weight_upload(vctx, p, DLLM_DTYPE_F32, rows, cols, out);
+        free(p);
+        return rc;
+    }
+    out->data = p;
+    out->rows = rows;
+    out->cols = cols;
+    out->dtype = DLLM_DTYPE_F32;
+    return DLLM_OK;
+}
+
 static void cpu_weight_free(void *vctx, dllm_weight *w)
 {
     (void)vctx;
@@ -449,6 +471,7 @@ static const struct dllm_backend_i cpu_iface = {
     .upload = cpu_copy,
     .download = cpu_copy,
     .weight_upload = cpu_weight_upload,
+    .weight_random = cpu_weight_random,
     .weight_free = cpu_weight_free,
     .reserve = cpu_reserve,
     .gemm = cpu_gemm,

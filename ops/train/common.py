@@ -48,8 +48,12 @@ DEFAULT_STEPS = 8
 
 
 def chat_prompt(system, user):
-    return ("<|startoftext|><|start_header_id|>system<|end_header_id|>\n\n" + system +
-            "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n" + user +
+    """The LLaDA-Instruct chat prompt; system None = no system turn (the trainer's
+    curriculum drops the shared system prompt early in training)."""
+    head = "<|startoftext|>"
+    if system is not None:
+        head += "<|start_header_id|>system<|end_header_id|>\n\n" + system + "<|eot_id|>"
+    return (head + "<|start_header_id|>user<|end_header_id|>\n\n" + user +
             "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
 
 
@@ -65,11 +69,11 @@ class Codec:
         self.vocab_size = max(self.tok.id_to_token) + 1
         self._prompt_cache = {}
 
-    def prompt_ids(self, item):
-        key = (item["system"], item["user"])
+    def prompt_ids(self, item, with_system=True):
+        key = (item["system"] if with_system else None, item["user"])
         ids = self._prompt_cache.get(key)
         if ids is None:
-            ids = self.tok.encode(chat_prompt(item["system"], item["user"]))
+            ids = self.tok.encode(chat_prompt(key[0], item["user"]))
             if len(self._prompt_cache) < 100000:
                 self._prompt_cache[key] = ids
         return ids
@@ -85,15 +89,51 @@ class Codec:
         return self.tok.decode(ids, skip_special_tokens=True)
 
 
-def hidden_states(model, ids):
-    """ids [B,T] -> final-normed hidden states [B,T,D] (LLaDAModel.forward minus head)."""
+_SDPA = getattr(torch.nn.functional, "scaled_dot_product_attention", None)  # torch >= 2
+
+
+def _block(blk, x, cos, sin, keep):
+    """LLaDABlock.forward (ops/reference/llada_model.py) with an optional key mask.
+    x: (B, T, D); keep: None or bool (B, 1, 1, T), False = padding key nobody attends to.
+    Uses torch's fused attention where it exists (torch >= 2, e.g. on the GPU)."""
+    B, T, D = x.shape
+    H, hd = blk.n_heads, blk.head_dim
+    h = blk.attn_norm(x)                                          # (B, T, D)
+    q = blk.q_proj(h).view(B, T, H, hd).transpose(1, 2)           # (B, H, T, hd)
+    k = blk.k_proj(h).view(B, T, H, hd).transpose(1, 2)
+    v = blk.v_proj(h).view(B, T, H, hd).transpose(1, 2)
+    q = lm.apply_rope(q, cos, sin)
+    k = lm.apply_rope(k, cos, sin)
+    if _SDPA is not None and x.is_cuda:   # v is bf16 under autocast: all in v's dtype
+        a = _SDPA(q.to(v.dtype), k.to(v.dtype), v, attn_mask=keep)   # (B, H, T, hd)
+    elif keep is None:
+        a = lm.attention(q, k, v)
+    else:
+        scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / hd ** 0.5)   # (B, H, T, T)
+        scores = scores.float().masked_fill(~keep, float("-inf"))
+        a = torch.matmul(torch.softmax(scores, dim=-1).to(v.dtype), v)
+    x = x + blk.attn_out(a.transpose(1, 2).reshape(B, T, D))
+    z = blk.ff_norm(x)
+    return x + blk.ff_out(torch.nn.functional.silu(blk.ff_proj(z)) * blk.up_proj(z))
+
+
+def hidden_states(model, ids, lengths=None):
+    """ids (B, T) -> final-normed hidden states (B, T, D) (LLaDAModel.forward minus head).
+    lengths: None or LongTensor (B,): row b is ids[b, :lengths[b]], the rest is padding
+    that no position attends to (so a padded row computes exactly what the row alone
+    would; padding positions themselves are garbage and must be ignored)."""
     cfg = model.config
     T = ids.shape[1]
     cos, sin = lm.rope_cos_sin(torch.arange(T), cfg.head_dim, cfg.rope_theta)
+    cos, sin = cos.to(ids.device), sin.to(ids.device)             # (T, hd/2)
+    keep = None
+    if lengths is not None:
+        keep = (torch.arange(T, device=ids.device)[None, :] <
+                lengths.to(ids.device)[:, None])[:, None, None, :]  # (B, 1, 1, T)
     t = model.transformer
-    x = t.wte(ids).float()
+    x = t.wte(ids).float()                                        # (B, T, D)
     for blk in t.blocks:
-        x = blk(x, cos, sin)
+        x = _block(blk, x, cos, sin, keep)
     return t.ln_f(x)
 
 
@@ -112,7 +152,7 @@ def generate(model, prompt, gen_length, block_length, steps, mask_id, codec=None
         raise ValueError("generate: steps must be a multiple of the number of blocks")
     spb = steps // nb
     B, P = prompt.shape
-    x = torch.full((B, P + gen_length), mask_id, dtype=torch.long)
+    x = torch.full((B, P + gen_length), mask_id, dtype=torch.long, device=prompt.device)
     x[:, :P] = prompt
     for b in range(nb):
         s, e = P + b * block_length, P + (b + 1) * block_length
@@ -121,7 +161,7 @@ def generate(model, prompt, gen_length, block_length, steps, mask_id, codec=None
         for i in range(spb):
             n_tr = base + (i < rem).long()
             mask_index = x == mask_id
-            logits = model(x)
+            logits = model.transformer.ff_out(hidden_states(model, x)).float()
             x0 = logits.argmax(-1)
             conf = torch.softmax(logits.double(), -1).gather(-1, x0[..., None])[..., 0]
             conf[:, e:] = float("-inf")
@@ -166,9 +206,11 @@ def evaluate(model, codec, items, gen_length=DEFAULT_GEN_LENGTH,
         for c in range(0, len(idxs), max_batch):
             chunk = idxs[c:c + max_batch]
             prompt = torch.tensor([codec.prompt_ids(items[i]) for i in chunk])
+            if sampler is generate:   # the batched sampler runs where the model is
+                prompt = prompt.to(next(model.parameters()).device)
             out = sampler(model, prompt, gen_length, block_length, steps, codec.mask, codec)
             for r, i in enumerate(chunk):
-                preds[i] = codec.decode(out[r].tolist())
+                preds[i] = codec.decode(out[r].cpu().tolist())
     per = {}
     for it, p in zip(items, preds):
         ok = tasks.score(it["task"], p, it["answer"])

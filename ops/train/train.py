@@ -36,6 +36,7 @@ bit-for-bit repeatable (float summation order depends on the thread count).
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -111,56 +112,146 @@ def TOKENIZER_CMD(trainer, corpus, vocab_size, outdir):
 
 # --------------------------------------------------------------------------- data
 
+def item_for(seed, index, task_weights):
+    """Training item `index`: tasks.make_item("train", seed, index), or, when a task
+    subset is trained (--tasks), an item of a task drawn from that subset with the same
+    per-index seeding (so still a pure function of (seed, index))."""
+    if task_weights is None:
+        return tasks.make_item("train", seed, index)
+    rng = random.Random("train:%d:%d" % (seed, index))
+    names = sorted(task_weights)
+    task = rng.choices(names, weights=[task_weights[n] for n in names], k=1)[0]
+    user, answer = tasks.gen_task(task, rng)
+    return {"id": "train-%d-%d" % (seed, index), "task": task,
+            "system": tasks.SYSTEM_PROMPT, "user": user, "answer": answer}
+
+
 class Batches:
-    def __init__(self, codec, seed, batch, gen_length, exclude):
+    """Batch of step s = rows of pool s // POOL (see the module docstring). Every row is
+    exactly prompt + gen_length response tokens, as the sampler's canvas is at inference;
+    rows are right-padded to the batch's longest row and the padding is masked out of
+    attention (hidden_states(lengths=...)), never trained on.
+    drop_system_steps N > 0: curriculum, a row omits the shared system prompt with
+    probability max(0, 1 - s / N) (a tiny model first learns the tasks on short prompts,
+    then to ignore the long constant system prompt; the user message and the answer keep
+    the same relative positions, which is all RoPE attention sees)."""
+
+    def __init__(self, codec, seed, batch, gen_length, exclude, task_weights=None,
+                 drop_system_steps=0):
         self.codec, self.seed, self.batch = codec, seed, batch
         self.gen_length, self.exclude = gen_length, exclude
+        self.task_weights, self.drop_system_steps = task_weights, drop_system_steps
         self._pool_id, self._pool = None, None
 
     def _make_pool(self, j):
         n = POOL * self.batch
         rows = []
         for i in range(j * n, (j + 1) * n):
-            it = tasks.make_item("train", self.seed, i)
+            it = item_for(self.seed, i, self.task_weights)
             if tasks.item_key(it) in self.exclude:
                 continue
-            rows.append((self.codec.prompt_ids(it),
-                         self.codec.response_ids(it["answer"], self.gen_length)))
-        rows.sort(key=lambda r: len(r[0]))
+            rows.append((it, self.codec.response_ids(it["answer"], self.gen_length)))
+        rows.sort(key=lambda r: len(self.codec.prompt_ids(r[0])))
         k = len(rows)
         chunks = [rows[c * k // POOL:(c + 1) * k // POOL] for c in range(POOL)]
         random.Random("pool:%d:%d" % (self.seed, j)).shuffle(chunks)
         return chunks
 
     def get(self, step):
+        """-> ids (B, T) long, resp (B, T) bool (the response positions), lengths (B,)."""
         j = step // POOL
         if self._pool_id != j:
             self._pool, self._pool_id = self._make_pool(j), j
-        rows = self._pool[step % POOL]
-        T = max(len(p) + len(r) for p, r in rows)
-        ids = torch.full((len(rows), T), self.codec.eos, dtype=torch.long)
-        resp = torch.zeros((len(rows), T), dtype=torch.bool)
-        for b, (p, r) in enumerate(rows):
+        p_drop = 0.0
+        if self.drop_system_steps > 0:
+            p_drop = max(0.0, 1.0 - step / self.drop_system_steps)
+        rng = random.Random("sys:%d:%d" % (self.seed, step))
+        seqs = []
+        for it, r in self._pool[step % POOL]:
+            p = self.codec.prompt_ids(it, with_system=not (rng.random() < p_drop))
+            seqs.append((p, r))
+        T = max(len(p) + len(r) for p, r in seqs)
+        ids = torch.full((len(seqs), T), self.codec.eos, dtype=torch.long)
+        resp = torch.zeros((len(seqs), T), dtype=torch.bool)
+        lengths = torch.zeros(len(seqs), dtype=torch.long)
+        for b, (p, r) in enumerate(seqs):
             ids[b, :len(p)] = torch.tensor(p)
             ids[b, len(p):len(p) + len(r)] = torch.tensor(r)
-            resp[b, len(p):] = True
-        return ids, resp
+            resp[b, len(p):len(p) + len(r)] = True
+            lengths[b] = len(p) + len(r)
+        return ids, resp, lengths
 
 
-def llada_loss(model, ids, resp, mask_id, gen):
-    """LLaDA SFT loss on one batch; returns (loss, number of masked tokens)."""
+class Prefetcher:
+    """Batches.get() in worker processes (--data-workers N > 0), for a fast device whose
+    steps would otherwise wait on Python tokenization. Worker k builds whole pools (the
+    POOL consecutive steps of pool j); at most 2 N pools are in flight. The batches are
+    the very ones Batches.get() returns in the main process (pure functions of step)."""
+
+    def __init__(self, batches, start, workers):
+        import multiprocessing as mp
+        self.batches, self.next_pool = batches, start // POOL
+        self.ctx_pool = mp.get_context("fork").Pool(workers, initializer=_worker_init,
+                                                    initargs=(batches,))
+        self.inflight, self.cache = {}, {}
+        self.window = 2 * workers
+
+    def _fill(self):
+        while len(self.inflight) < self.window:
+            self.inflight[self.next_pool] = self.ctx_pool.apply_async(
+                _worker_pool, (self.next_pool,))
+            self.next_pool += 1
+
+    def get(self, step):
+        j = step // POOL
+        if j not in self.cache:
+            self._fill()
+            if j not in self.inflight:   # a jump backwards: build it here
+                return self.batches.get(step)
+            self.cache = {j: self.inflight.pop(j).get()}
+        return self.cache[j][step % POOL]
+
+    def close(self):
+        self.ctx_pool.terminate()
+        self.ctx_pool.join()
+
+
+_WORKER_BATCHES = None
+
+
+def _worker_init(batches):
+    global _WORKER_BATCHES
+    torch.set_num_threads(1)
+    _WORKER_BATCHES = batches
+
+
+def _worker_pool(j):
+    return [_WORKER_BATCHES.get(s) for s in range(j * POOL, (j + 1) * POOL)]
+
+
+def llada_loss(model, ids, resp, lengths, mask_id, gen, weighting="inv_t", amp=False):
+    """LLaDA SFT loss on one batch (tensors on the model's device; the noise is drawn on
+    the CPU from `gen`, so it does not depend on the device); returns (loss, masked count).
+    weighting inv_t: LLaDA's sum of CE / p over masked tokens / response length, mean over
+    rows; none: plain mean CE over the masked tokens (lower variance)."""
     B = ids.shape[0]
+    dev = ids.device
     u = torch.rand((), generator=gen)
-    t = (u + torch.arange(B, dtype=torch.float32) / B) % 1.0   # stratified U(0,1)
-    p = (1 - EPS) * t + EPS
-    m = (torch.rand(ids.shape, generator=gen) < p[:, None]) & resp
+    t = (u + torch.arange(B, dtype=torch.float32) / B) % 1.0   # (B,) stratified U(0,1)
+    p = (1 - EPS) * t + EPS                                     # (B,)
+    m = (torch.rand(ids.shape, generator=gen) < p[:, None]).to(dev) & resp   # (B, T)
+    p = p.to(dev)
     noisy = torch.where(m, torch.full_like(ids, mask_id), ids)
-    h = hidden_states(model, noisy)
-    logits = model.transformer.ff_out(h[m])
-    ce = F.cross_entropy(logits, ids[m], reduction="none")
+    ctx = torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+    with ctx:
+        h = hidden_states(model, noisy, lengths)                 # (B, T, D)
+        logits = model.transformer.ff_out(h[m])                 # (M, V)
+    ce = F.cross_entropy(logits.float(), ids[m], reduction="none")   # (M,)
+    if weighting == "none":
+        return ce.mean(), int(m.sum())
     w = (1.0 / p)[:, None].expand_as(ids)[m]
-    row = torch.arange(B)[:, None].expand_as(ids)[m]
-    per_row = torch.zeros(B).index_add(0, row, ce * w)
+    row = torch.arange(B, device=dev)[:, None].expand_as(ids)[m]
+    per_row = torch.zeros(B, device=dev).index_add(0, row, ce * w)
     loss = (per_row / resp.sum(1).float()).mean()
     return loss, int(m.sum())
 
@@ -181,11 +272,12 @@ def init_weights(model, seed):
                 p.normal_(0.0, 0.02)
 
 
-def lr_at(step, steps, lr, warmup):
+def lr_at(step, frac, lr, warmup):
+    """Linear warmup over `warmup` steps, then cosine decay to 10% as the run's progress
+    `frac` (0..1, steps done / planned or time used / time limit) goes to 1."""
     if step < warmup:
         return lr * (step + 1) / warmup
-    frac = (step - warmup) / max(1, steps - warmup)
-    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, frac)))))
 
 
 def write_ckpt(out, model, tok_path, logf):
@@ -229,6 +321,29 @@ def parse_args(argv):
     ap.add_argument("--sample-steps", type=int, default=common.DEFAULT_STEPS)
     ap.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip (> 0)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    ap.add_argument("--data-workers", type=int, default=0,
+                    help="build batches in N worker processes (for a GPU); 0 = inline")
+    ap.add_argument("--amp", action="store_true",
+                    help="bf16 autocast on CUDA (params and optimizer stay fp32)")
+    ap.add_argument("--tasks", default="",
+                    help="comma-separated task subset to train (default: all, with "
+                         "tasks.TRAIN_WEIGHTS); e.g. copy,reverse for a quick check")
+    ap.add_argument("--drop-system-steps", type=int, default=0,
+                    help="curriculum: a row omits the shared system prompt with "
+                         "probability max(0, 1 - step / N); 0 = off")
+    ap.add_argument("--loss-weighting", choices=["inv_t", "none"], default="inv_t",
+                    help="inv_t = LLaDA's 1/t weighted CE (default); none = mean CE")
+    ap.add_argument("--tokenizer", default="",
+                    help="use this tokenizer.json (copied into --work) instead of "
+                         "training one")
+    ap.add_argument("--time-schedule", action="store_true",
+                    help="with --time-limit-min: the cosine lr decay follows the time "
+                         "used (progress = max(steps done / --steps, time / limit)), so "
+                         "a time-limited run ends with a fully decayed lr")
+    ap.add_argument("--eval-sampler", choices=["batched", "reference"], default="batched",
+                    help="sampler of the periodic eval_small check (the final evaluation "
+                         "always uses the reference sampler)")
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--eval-every", type=int, default=400)
     ap.add_argument("--time-limit-min", type=float, default=0.0,
@@ -236,6 +351,21 @@ def parse_args(argv):
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--skip-final-eval", action="store_true")
     a = ap.parse_args(argv)
+    if a.tasks:
+        bad = [t for t in a.tasks.split(",") if t not in tasks.TRAIN_WEIGHTS]
+        if bad:
+            ap.error("--tasks: unknown task(s) %s (known: %s)" % (
+                ",".join(bad), ",".join(tasks.TRAIN_WEIGHTS)))
+    if a.data_workers < 0:
+        ap.error("--data-workers must be >= 0")
+    if a.drop_system_steps < 0:
+        ap.error("--drop-system-steps must be >= 0")
+    if a.time_schedule and not a.time_limit_min > 0:
+        ap.error("--time-schedule needs --time-limit-min")
+    if a.amp and not a.device.startswith("cuda"):
+        ap.error("--amp needs --device cuda")
+    if a.tokenizer and not os.path.isfile(a.tokenizer):
+        ap.error("--tokenizer %s does not exist" % a.tokenizer)
     for k in ("steps", "batch", "d_model", "n_layers", "n_heads", "mlp_hidden", "vocab_size",
               "gen_length", "block_length", "sample_steps", "threads", "ckpt_every",
               "eval_every"):
@@ -253,7 +383,17 @@ def parse_args(argv):
 def main(argv=None):
     a = parse_args(argv)
     torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("train.py: --device %s but torch.cuda.is_available() is "
+                             "False" % a.device)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     os.makedirs(a.work, exist_ok=True)
+    if a.tokenizer and os.path.abspath(a.tokenizer) != os.path.abspath(
+            os.path.join(a.work, "tokenizer.json")):
+        shutil.copyfile(a.tokenizer, os.path.join(a.work, "tokenizer.json"))
     logf = open(os.path.join(a.work, "train.log"), "a", encoding="utf-8")
     log("args: " + json.dumps(vars(a), sort_keys=True), logf)
     tdir = os.path.join(common.ROOT, "ops", "tasks")
@@ -280,23 +420,35 @@ def main(argv=None):
     nparam = sum(p.numel() for p in model.parameters())
     log("model: %d params (d %d, layers %d, heads %d, mlp %d, vocab %d)" % (
         nparam, a.d_model, a.n_layers, a.n_heads, a.mlp_hidden, codec.vocab_size), logf)
+    state_path = os.path.join(a.work, "state.pt")
+    start, history, train_seconds, st = 0, [], 0.0, None
+    if a.resume:
+        if not os.path.isfile(state_path):
+            raise SystemExit("train.py: --resume but %s does not exist" % state_path)
+        st = torch.load(state_path, map_location="cpu")
+        model.load_state_dict(st["model"])
+        start, history, train_seconds = st["step"], st["history"], st["train_seconds"]
+        log("resumed at step %d" % start, logf)
+
+    task_weights = None
+    if a.tasks:
+        task_weights = {t: tasks.TRAIN_WEIGHTS[t] for t in a.tasks.split(",")}
+    batches = Batches(codec, a.seed, a.batch, a.gen_length, exclude, task_weights,
+                      a.drop_system_steps)
+    # worker processes are forked before the model touches the GPU (they never use it)
+    source = Prefetcher(batches, start, a.data_workers) if a.data_workers else batches
+    model.to(dev)
     decay = [p for n, p in model.named_parameters() if p.dim() == 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() != 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
-    state_path = os.path.join(a.work, "state.pt")
-    start, history, train_seconds = 0, [], 0.0
-    if a.resume:
-        if not os.path.isfile(state_path):
-            raise SystemExit("train.py: --resume but %s does not exist" % state_path)
-        st = torch.load(state_path)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
-        start, history, train_seconds = st["step"], st["history"], st["train_seconds"]
-        log("resumed at step %d" % start, logf)
-
-    batches = Batches(codec, a.seed, a.batch, a.gen_length, exclude)
+    if st is not None:
+        opt.load_state_dict(st["opt"])   # moves the moments to the parameters' device
+        st = None
+    eval_sampler = common.generate if a.eval_sampler == "batched" else common.ref_sampler
+    if dev.type != "cpu" and a.eval_sampler == "reference":
+        raise SystemExit("train.py: --eval-sampler reference runs on the CPU only")
 
     def save_state(step):
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
@@ -306,15 +458,21 @@ def main(argv=None):
         write_ckpt(a.out, model, tok_path, logf)
 
     t_run = time.time()
+    limit_s = a.time_limit_min * 60
     run_avg, step = None, start
     for step in range(start, a.steps):
         t0 = time.time()
         model.train()
+        frac = (step - a.warmup) / max(1, a.steps - a.warmup)
+        if a.time_schedule:
+            frac = max(frac, (time.time() - t_run) / limit_s)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, a.steps, a.lr, a.warmup)
+            g["lr"] = lr_at(step, frac, a.lr, a.warmup)
         gen = torch.Generator().manual_seed(a.seed * 1000003 + step)
-        ids, resp = batches.get(step)
-        loss, nm = llada_loss(model, ids, resp, codec.mask, gen)
+        ids, resp, lengths = source.get(step)
+        ids, resp, lengths = ids.to(dev), resp.to(dev), lengths.to(dev)
+        loss, nm = llada_loss(model, ids, resp, lengths, codec.mask, gen,
+                              a.loss_weighting, a.amp)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip))
@@ -330,13 +488,13 @@ def main(argv=None):
                 step + 1, a.steps, lv, run_avg, gnorm, opt.param_groups[0]["lr"],
                 ids.shape[1], dt), logf)
         done = step + 1 == a.steps
-        over = a.time_limit_min > 0 and time.time() - t_run > a.time_limit_min * 60
+        over = a.time_limit_min > 0 and time.time() - t_run > limit_s
         if (step + 1) % a.ckpt_every == 0 or done or over:
             save_state(step + 1)
         if (step + 1) % a.eval_every == 0 and not done:
             te = time.time()
             r = common.evaluate(model, codec, small_items, a.gen_length, a.block_length,
-                                a.sample_steps)
+                                a.sample_steps, sampler=eval_sampler)
             history[-1]["eval_small"] = r["overall"]
             log("eval_small step %d: %.3f %s (%.0fs)" % (step + 1, r["overall"], json.dumps(
                 {k: round(v["acc"], 2) for k, v in r["per_task"].items()}),
@@ -344,6 +502,8 @@ def main(argv=None):
         if over:
             log("time limit reached at step %d" % (step + 1), logf)
             break
+    if source is not batches:
+        source.close()
     final_step = step + 1 if a.steps > start else start
     if a.steps <= start:
         log("nothing to train (already at step %d)" % start, logf)

@@ -31,7 +31,8 @@ static void usage(FILE *f)
                "  --prompt-len N          synthetic prompt length (default 893)\n"
                "  --repeat N              timed runs per policy (default 1)\n"
                "  --concurrency LIST      e.g. 1,2,4,8: throughput and latency through the\n"
-               "                          scheduler at each concurrency (2 x N requests each)\n");
+               "                          scheduler at each concurrency (2 x N requests each)\n"
+               "  --skip-none             time the policy only (no uncached baseline)\n");
     cli_gen_usage(f);
     fprintf(f, "  --json                  print one JSON object\n"
                "  -h, --help              this help\n"
@@ -39,7 +40,8 @@ static void usage(FILE *f)
                "(the dLLM-Cache paper's speed setting); the policy is compared with none.\n");
 }
 
-enum { OPT_SYNTH = CLI_OPT_FIRST_LOCAL, OPT_DRY, OPT_PLEN, OPT_REPEAT, OPT_JSON, OPT_CONC };
+enum { OPT_SYNTH = CLI_OPT_FIRST_LOCAL, OPT_DRY, OPT_PLEN, OPT_REPEAT, OPT_JSON, OPT_CONC,
+       OPT_SKIP_NONE };
 
 static const struct option opts[] = {
     CLI_GEN_OPTIONS,
@@ -48,6 +50,7 @@ static const struct option opts[] = {
     {"prompt-len", required_argument, 0, OPT_PLEN},
     {"repeat", required_argument, 0, OPT_REPEAT},
     {"concurrency", required_argument, 0, OPT_CONC},
+    {"skip-none", no_argument, 0, OPT_SKIP_NONE},
     {"json", no_argument, 0, OPT_JSON},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -68,13 +71,14 @@ static int cmp_double(const void *a, const void *b)
 
 /* n requests of the same setting through the scheduler at concurrency c. */
 static int run_concurrency(dllm_engine *e, const int32_t *prompt, size_t plen,
-                           const dllm_gen_params *gp, int64_t c, cJSON *arr, int json)
+                           const dllm_gen_params *gp, int64_t c, cJSON *arr, int json,
+                           const dllm_calibration *cal)
 {
     dllm_sched_config sc;
     dllm_sched *s = NULL;
     char err[512];
     size_t n = (size_t)(2 * c), got = 0, next = 0;
-    double *lat = calloc(n, sizeof *lat);
+    double *lat = calloc(n, sizeof *lat), flops = 0;
     int ret = -1;
 
     dllm_sched_config_init(&sc);
@@ -101,6 +105,7 @@ static int run_concurrency(dllm_engine *e, const int32_t *prompt, size_t plen,
         dllm_result *r;
         while (dllm_sched_poll(s, &r)) {
             lat[got++] = r->total_ms;
+            flops += r->stats.flops;
             dllm_result_free(r);
         }
     }
@@ -119,11 +124,15 @@ static int run_concurrency(dllm_engine *e, const int32_t *prompt, size_t plen,
     cJSON_AddNumberToObject(o, "latency_p99_ms", p99);
     cJSON_AddNumberToObject(o, "ms_per_step", ms_step);
     cJSON_AddNumberToObject(o, "rows_per_step", rows);
+    /* model-FLOP utilisation: matmul FLOPs done over wall time, against the measured rate */
+    double mfu = cal && cal->matmul_flops_per_s > 0 ? flops / wall / cal->matmul_flops_per_s : 0;
+    cJSON_AddNumberToObject(o, "tflops_per_s", flops / wall / 1e12);
+    cJSON_AddNumberToObject(o, "mfu", mfu);
     cJSON_AddItemToArray(arr, o);
     if (!json)
         printf("concurrency %3lld: %8.1f tok/s  p50 %9.1f ms  p99 %9.1f ms  %8.2f ms/step  "
-               "%7.1f rows/step\n",
-               (long long)c, tps, p50, p99, ms_step, rows);
+               "%7.1f rows/step  %7.3g TFLOP/s  MFU %4.1f%%\n",
+               (long long)c, tps, p50, p99, ms_step, rows, flops / wall / 1e12, 100 * mfu);
     ret = 0;
 out:
     free(lat);
@@ -150,7 +159,7 @@ int cli_bench(int argc, char **argv)
     dllm_engine_config ec;
     dllm_gen_params gp, gn;
     unsigned cache_seen = 0;
-    int json = 0, dry = 0, c, ret = CLI_FAIL, cache_given = 0;
+    int json = 0, dry = 0, c, ret = CLI_FAIL, cache_given = 0, skip_none = 0;
     int64_t plen = 893, repeat = 1;
     const char *conc = NULL;
     char model_dir[4096], err[1024];
@@ -185,6 +194,7 @@ int cli_bench(int argc, char **argv)
             break;
         case OPT_JSON: json = 1; break;
         case OPT_CONC: conc = optarg; break;
+        case OPT_SKIP_NONE: skip_none = 1; break;
         case 'h': usage(stdout); return CLI_OK;
         default:
             fprintf(stderr, "dllm bench: unknown or incomplete option '%s'\n", argv[optind - 1]);
@@ -201,28 +211,40 @@ int cli_bench(int argc, char **argv)
         fprintf(stderr, "dllm bench: %s\n", err);
         goto usage_err;
     }
-    if (synth != NULL && strcmp(synth, "llada-8b") != 0) {
-        fprintf(stderr, "dllm bench: unknown --synthetic '%s' (known: llada-8b)\n", synth);
+    if (synth != NULL && strcmp(synth, "llada-8b") != 0 && strcmp(synth, "llada-mini") != 0) {
+        fprintf(stderr, "dllm bench: unknown --synthetic '%s' (known: llada-8b, llada-mini)\n",
+                synth);
         goto usage_err;
     }
     if (synth != NULL && model_flag != NULL) {
         fprintf(stderr, "dllm bench: give --synthetic or --model, not both\n");
         goto usage_err;
     }
-    if (synth != NULL && !dry) {
-        fprintf(stderr, "dllm bench: synthetic weights run on the CUDA backend, which is not in "
-                        "this build; hint: add --dry-run for the analytic cost\n");
+    if (synth != NULL && !dry && strcmp(synth, "llada-8b") == 0 &&
+        (ec.backend == NULL || strcmp(ec.backend, "cpu") == 0)) {
+        fprintf(stderr, "dllm bench: synthetic llada-8b weights are meant for --backend cuda (on "
+                        "the CPU they take 32 GB of fp32); hint: add --backend cuda, or --dry-run "
+                        "for the analytic cost\n");
         goto out;
     }
     gn = gp;
     gn.cache = DLLM_CACHE_NONE;
 
     dllm_model_shape shape;
-    if (synth != NULL) {
+    if (synth != NULL && dry) {
+        if (strcmp(synth, "llada-8b") != 0) {
+            fprintf(stderr, "dllm bench: --dry-run knows the shape of llada-8b only\n");
+            goto out;
+        }
         dllm_model_shape_llada_8b(&shape);
     } else {
-        if (cli_resolve_model(model_flag, model_dir, sizeof model_dir)) goto out;
-        ec.model_dir = model_dir;
+        if (synth != NULL) {
+            ec.synthetic = synth;
+            ec.synthetic_seed = 1;
+        } else {
+            if (cli_resolve_model(model_flag, model_dir, sizeof model_dir)) goto out;
+            ec.model_dir = model_dir;
+        }
         if (dllm_engine_new(&ec, &e, err, sizeof err) != DLLM_OK) {
             fprintf(stderr, "dllm bench: %s\n", err);
             goto out;
@@ -262,12 +284,19 @@ int cli_bench(int argc, char **argv)
                             cn.flops_full_head / cp.flops_full_head);
 
     double tn = 0, tp = 0;
+    dllm_calibration cal;
+    memset(&cal, 0, sizeof cal);
     if (!dry) {
         /* a synthetic prompt: one ordinary token repeated (the paper's speed script) */
         int32_t *one = NULL;
         size_t n1 = 0;
-        if (dllm_tokenizer_encode(dllm_engine_tokenizer(e), "*", 1, 0, &one, &n1, err,
-                                  sizeof err) != DLLM_OK || n1 == 0) {
+        if (dllm_engine_tokenizer(e) == NULL) { /* synthetic weights: no tokenizer */
+            one = malloc(sizeof *one);
+            if (one) one[0] = 42;
+            n1 = one ? 1 : 0;
+        }
+        if (n1 == 0 && (dllm_tokenizer_encode(dllm_engine_tokenizer(e), "*", 1, 0, &one, &n1,
+                                              err, sizeof err) != DLLM_OK || n1 == 0)) {
             fprintf(stderr, "dllm bench: cannot encode the synthetic prompt: %s\n", err);
             free(one);
             goto out;
@@ -279,7 +308,26 @@ int cli_bench(int argc, char **argv)
         }
         for (int64_t i = 0; i < plen; i++) prompt[i] = one[0];
         free(one);
-        for (int pass = 0; pass < 2; pass++) {
+        if (dllm_engine_calibrate(e, &cal) != DLLM_OK) {
+            fprintf(stderr, "dllm bench: %s\n", dllm_engine_last_error(e));
+            goto out;
+        }
+        cJSON *cj = cJSON_CreateObject();
+        cJSON_AddNumberToObject(cj, "mem_gb_per_s", cal.mem_bytes_per_s / 1e9);
+        cJSON_AddNumberToObject(cj, "matmul_tflops", cal.matmul_flops_per_s / 1e12);
+        cJSON_AddNumberToObject(cj, "skinny_gemm_gb_per_s", cal.skinny_gemm_bytes_per_s / 1e9);
+        cJSON_AddNumberToObject(cj, "weight_bytes", (double)cal.weight_bytes);
+        cJSON_AddItemToObject(root, "calibration", cj);
+        {   /* warm-up: plans, allocations and clocks stay out of the timed runs */
+            dllm_gen_params gw = gp;
+            gw.gen_length = gp.block_length;
+            gw.steps = 1;
+            if (dllm_generate(e, prompt, (size_t)plen, &gw, NULL, NULL, NULL) != DLLM_OK) {
+                fprintf(stderr, "dllm bench: %s\n", dllm_engine_last_error(e));
+                goto out;
+            }
+        }
+        for (int pass = skip_none; pass < 2; pass++) {
             const dllm_gen_params *pp = pass == 0 ? &gn : &gp;
             double best = 1e30;
             dllm_seq_stats st;
@@ -302,9 +350,32 @@ int cli_bench(int argc, char **argv)
             cJSON_AddNumberToObject(j, "tokens_per_s", pp->gen_length / best);
             cJSON_AddNumberToObject(j, "tflops_measured", st.flops / 1e12);
             cJSON_AddNumberToObject(j, "gflops_per_s", st.flops / best / 1e9);
+            /* step roofline (batch 1): the weights and this sequence's feature store read
+             * once per step at the measured bandwidth, the step's FLOPs at the measured
+             * matmul rate; the larger of the two is the floor */
+            double bytes = (double)cal.weight_bytes +
+                           (double)dllm_seq_bytes(e, (size_t)plen, pp);
+            double t_mem = bytes / cal.mem_bytes_per_s;
+            double t_fl = st.flops / pp->steps / cal.matmul_flops_per_s;
+            double floor_ms = 1e3 * (t_mem > t_fl ? t_mem : t_fl);
+            cJSON_AddNumberToObject(j, "roofline_ms_per_step", floor_ms);
+            cJSON_AddNumberToObject(j, "roofline_fraction", floor_ms / (1e3 * best / pp->steps));
+            cJSON_AddNumberToObject(j, "feature_bytes_per_seq", (double)dllm_seq_bytes(e, (size_t)plen, pp));
+            if (!json)
+                printf("%-6s %8.3f s  %8.2f ms/step  %8.1f tok/s  roofline %.2f ms/step "
+                       "(%s-bound)  achieved %.0f%% of it\n",
+                       dllm_cache_policy_name(pp->cache), best, 1e3 * best / pp->steps,
+                       pp->gen_length / best, floor_ms, t_mem > t_fl ? "memory" : "compute",
+                       100 * floor_ms / (1e3 * best / pp->steps));
             cJSON_AddItemToObject(root, pass == 0 ? "measured_none" : "measured_policy", j);
         }
-        cJSON_AddNumberToObject(root, "speedup", tn / tp);
+        if (!skip_none) cJSON_AddNumberToObject(root, "speedup", tn / tp);
+        {
+            size_t sb = dllm_seq_bytes(e, (size_t)plen, &gp);
+            double fit = (80e9 - (double)cal.weight_bytes - 4e9) / (double)sb;
+            cJSON_AddNumberToObject(root, "feature_bytes_per_seq", (double)sb);
+            cJSON_AddNumberToObject(root, "max_concurrency_80gb", fit > 0 ? floor(fit) : 0);
+        }
         if (conc != NULL) {
             int32_t *levels = NULL;
             size_t nl = 0;
@@ -314,7 +385,7 @@ int cli_bench(int argc, char **argv)
             if (!json) printf("scheduler, cache %s:\n", dllm_cache_policy_name(gp.cache));
             for (size_t i = 0; i < nl; i++) {
                 if (levels[i] < 1 ||
-                    run_concurrency(e, prompt, (size_t)plen, &gp, levels[i], arr, json)) {
+                    run_concurrency(e, prompt, (size_t)plen, &gp, levels[i], arr, json, &cal)) {
                     free(levels);
                     goto out;
                 }
@@ -341,10 +412,23 @@ int cli_bench(int argc, char **argv)
         printf("%-34s %14.4g %14.4g %9.2fx\n", "LM head on every row (HF code)",
                cn.flops_full_head / 1e12 / gp.gen_length,
                cp.flops_full_head / 1e12 / gp.gen_length, cn.flops_full_head / cp.flops_full_head);
-        if (!dry)
-            printf("measured: none %.3f s (%.1f tok/s), %s %.3f s (%.1f tok/s), speedup %.2fx\n",
-                   tn, gp.gen_length / tn, dllm_cache_policy_name(gp.cache), tp,
-                   gp.gen_length / tp, tn / tp);
+        if (!dry) {
+            size_t sb = dllm_seq_bytes(e, (size_t)plen, &gp);
+            dllm_model_info mi;
+            dllm_engine_model_info(e, &mi);
+            double fit = (80e9 - (double)cal.weight_bytes - 4e9) / (double)sb;
+            if (!skip_none)
+                printf("measured: none %.3f s (%.1f tok/s), %s %.3f s (%.1f tok/s), speedup "
+                       "%.2fx\n", tn, gp.gen_length / tn, dllm_cache_policy_name(gp.cache), tp,
+                       gp.gen_length / tp, tn / tp);
+            printf("calibration (%s): memory %.0f GB/s (read + written), matmul %.1f TFLOP/s, "
+                   "64-row GEMM %.0f GB/s of weights; weights %.2f GB\n", mi.backend,
+                   cal.mem_bytes_per_s / 1e9, cal.matmul_flops_per_s / 1e12,
+                   cal.skinny_gemm_bytes_per_s / 1e9, (double)cal.weight_bytes / 1e9);
+            printf("feature store per sequence (%s): %.3f GB; sequences that fit beside the "
+                   "weights on an 80 GB GPU (4 GB kept for workspace): %.0f\n",
+                   dllm_cache_policy_name(gp.cache), (double)sb / 1e9, fit > 0 ? floor(fit) : 0);
+        }
     }
     ret = CLI_OK;
     goto out;

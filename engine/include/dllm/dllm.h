@@ -58,6 +58,10 @@ typedef struct dllm_engine_config {
     int device;            /* GPU ordinal for "cuda" */
     size_t pool_bytes;     /* memory pool for the sequences' feature caches, allocated at
                             * start; 0 = no pool (each sequence allocates its own) */
+    const char *synthetic; /* instead of model_dir: a model shape ("llada-8b", or the small
+                            * "llada-mini" for tests) with seeded random weights created on
+                            * the backend, no tokenizer; for benchmarks */
+    uint64_t synthetic_seed;
     /* Prompt slots (docs/prompt-cache.md): features of shared system prompts, allocated at
      * start in backend memory; 0 slots = off. */
     size_t prompt_slots;        /* number of slots */
@@ -79,7 +83,7 @@ void dllm_engine_free(dllm_engine *e); /* NULL is a no-op */
 /* Message of the last failed call on this engine ("" if none); valid until the next call. */
 const char *dllm_engine_last_error(const dllm_engine *e);
 
-/* The model's tokenizer (owned by the engine). */
+/* The model's tokenizer (owned by the engine); NULL for a synthetic model. */
 const dllm_tokenizer *dllm_engine_tokenizer(const dllm_engine *e);
 
 typedef struct dllm_model_info {
@@ -98,6 +102,20 @@ void dllm_engine_model_info(const dllm_engine *e, dllm_model_info *out);
 /* Reserves the step workspace for batches of up to `rows` packed rows, `head_rows` LM-head
  * rows and `seqs` sequences, so that later steps within those bounds allocate nothing. */
 dllm_status dllm_engine_reserve(dllm_engine *e, int64_t rows, int64_t head_rows, size_t seqs);
+
+/* The two ceilings of the engine's backend, measured (benchmarks' roofline): memory
+ * bandwidth from a large element-wise op (bytes read + written per second) and the
+ * matmul rate from a large projection GEMM through the backend's own GEMM path. Takes
+ * about a second on a GPU; allocates and frees its buffers. */
+typedef struct dllm_calibration {
+    double mem_bytes_per_s;
+    double matmul_flops_per_s;
+    double skinny_gemm_bytes_per_s; /* weight bytes per second of a 64-row projection GEMM
+                                     * (batch-1 steps are made of these) */
+    size_t weight_bytes; /* the model's weights as stored on the backend */
+} dllm_calibration;
+
+dllm_status dllm_engine_calibrate(dllm_engine *e, dllm_calibration *out);
 
 /* Memory pool use (all 0 without a pool). */
 typedef struct dllm_pool_stats {
