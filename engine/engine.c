@@ -273,7 +273,8 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
     DLLM_TRY_GOTO(dllm_sha256_file(path, e->tok_sha256, err, errn), rc, out);
     DLLM_TRY_GOTO(dllm_backend_new(c->backend, c->n_threads, c->device, &e->be, err, errn), rc,
                   out);
-    DLLM_TRY_GOTO(dllm_model_weights_load(&e->w, e->be, e->ck, err, errn), rc, out);
+    DLLM_TRY_GOTO(dllm_model_weights_load(&e->w, e->be, e->ck, c->load_progress,
+                                          c->load_progress_user, err, errn), rc, out);
     dllm_forward_init(&e->fwd, e->be, &e->w);
     e->mask_id = (int32_t)e->ck->cfg.mask_token_id;
     e->eos_id = (int32_t)e->ck->cfg.eos_token_id;

@@ -35,9 +35,12 @@ typedef struct dllm_model_weights {
     dllm_weight head;           /* (V, C) LM head (model.transformer.ff_out) */
 } dllm_model_weights;
 
-/* Uploads every tensor of ck to be. On failure nothing stays allocated. */
+/* Uploads every tensor of ck to be. On failure nothing stays allocated. progress (may be
+ * NULL) is called after each tensor with the bytes done and the total. */
 dllm_status dllm_model_weights_load(dllm_model_weights *w, dllm_backend *be,
-                                    const dllm_checkpoint *ck, char *err, size_t errn);
+                                    const dllm_checkpoint *ck,
+                                    void (*progress)(void *, uint64_t, uint64_t), void *user,
+                                    char *err, size_t errn);
 void dllm_model_weights_deinit(dllm_model_weights *w, dllm_backend *be);
 
 #endif

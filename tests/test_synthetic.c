@@ -1,7 +1,8 @@
 /* test_synthetic.c -- synthetic models (random weights of a known shape, made on the
  * backend) and the backend calibration that `dllm bench` prints its roofline from.
  *
- * These run on the CPU backend with the small "llada-mini" shape; the GPU suite
+ * Also the weight-loading progress callback. These run on the CPU backend with the small
+ * "llada-mini" shape; the GPU suite
  * (test_backend_cuda.c) compares the CUDA backend's synthetic weights with these.
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -129,6 +130,44 @@ START_TEST(test_calibrate_cpu)
 }
 END_TEST
 
+/* The load-progress callback sees every tensor, monotonically, ending at the total. */
+typedef struct progress_log {
+    int calls;
+    uint64_t last, total;
+    int monotonic;
+} progress_log;
+
+static void on_progress(void *user, uint64_t done, uint64_t total)
+{
+    progress_log *p = user;
+    if (done < p->last || (p->calls > 0 && total != p->total)) p->monotonic = 0;
+    p->calls++;
+    p->last = done;
+    p->total = total;
+}
+
+START_TEST(test_load_progress)
+{
+    char path[4096], err[512];
+    dllm_engine_config c;
+    dllm_engine *e = NULL;
+    progress_log log = {0, 0, 0, 1};
+    dllm_engine_config_init(&c);
+    c.model_dir = tu_data_path(path, sizeof path, "tiny-llada");
+    c.load_progress = on_progress;
+    c.load_progress_user = &log;
+    ck_assert_msg(dllm_engine_new(&c, &e, err, sizeof err) == DLLM_OK, "%s", err);
+    dllm_model_info mi;
+    dllm_engine_model_info(e, &mi);
+    /* wte, ln_f, head + 9 tensors per layer */
+    ck_assert_int_eq(log.calls, 3 + 9 * (int)mi.n_layers);
+    ck_assert(log.monotonic);
+    ck_assert_uint_eq(log.last, log.total);
+    ck_assert_uint_eq(log.total, (uint64_t)mi.n_params * 4); /* an f32 checkpoint */
+    dllm_engine_free(e);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("synthetic");
@@ -137,6 +176,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_synthetic_engine);
     tcase_add_test(tc, test_weight_random_formula);
     tcase_add_test(tc, test_calibrate_cpu);
+    tcase_add_test(tc, test_load_progress);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -242,7 +242,7 @@ int cli_bench(int argc, char **argv)
     int32_t *prompt = NULL;
     cJSON *root = NULL;
 
-    dllm_engine_config_init(&ec);
+    cli_engine_config_init(&ec);
     dllm_gen_params_init(&gp);
     gp.gen_length = 256;
     gp.steps = 256;

@@ -192,7 +192,7 @@ int cli_eval(int argc, char **argv)
     size_t n_stats = 0;
     FILE *out = NULL;
 
-    dllm_engine_config_init(&ec);
+    cli_engine_config_init(&ec);
     dllm_gen_params_init(&gp);
     gp.gen_length = 32; /* the task suite's answers fit in 32 tokens */
     gp.steps = 32;

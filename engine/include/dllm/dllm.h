@@ -70,6 +70,11 @@ typedef struct dllm_engine_config {
     double slot_pin_ttl_s;      /* a pin lapses this long after the slot's last use (1800) */
     const char *model_id;       /* prefix-key model id (NULL = model_dir's base name) */
     const char *model_revision; /* prefix-key model revision (NULL = "") */
+    /* Optional: called after each tensor is uploaded while the model loads (done and total
+     * bytes of the checkpoint's tensors), e.g. for a progress bar; runs on the calling
+     * thread inside dllm_engine_new. */
+    void (*load_progress)(void *user, uint64_t done_bytes, uint64_t total_bytes);
+    void *load_progress_user;
 } dllm_engine_config;
 
 void dllm_engine_config_init(dllm_engine_config *c);
