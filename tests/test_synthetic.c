@@ -2,8 +2,8 @@
  * backend) and the backend calibration that `dllm bench` prints its roofline from.
  *
  * Also the weight-loading progress callback. These run on the CPU backend with the small
- * "llada-mini" shape; the GPU suite
- * (test_backend_cuda.c) compares the CUDA backend's synthetic weights with these.
+ * "llada-mini" shape; the GPU suite (test_backend_cuda.c) compares the CUDA backend's
+ * synthetic weights with these.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
