@@ -396,8 +396,10 @@ dllm_status dllm_engine_calibrate(dllm_engine *e, dllm_calibration *o)
     DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)n * sizeof(float), (void **)&b), rc, out);
     DLLM_TRY_GOTO(dllm_backend_upload(e->be, a, host, (size_t)n * sizeof(float)), rc, out);
     DLLM_TRY_GOTO(dllm_backend_upload(e->be, b, host, (size_t)n * sizeof(float)), rc, out);
-    DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)(m * gk) * sizeof(float), (void **)&x), rc, out);
-    DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)(m * gn) * sizeof(float), (void **)&y), rc, out);
+    DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)(m * gk) * sizeof(float), (void **)&x), rc,
+                  out);
+    DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)(m * gn) * sizeof(float), (void **)&y), rc,
+                  out);
     DLLM_TRY_GOTO(dllm_backend_upload(e->be, x, host, (size_t)(m * gk) * sizeof(float)), rc, out);
     DLLM_TRY_GOTO(dllm_backend_weight_random(e->be, gn, gk, 99, 0.05f, 0.0f, &w), rc, out);
     for (int pass = 0; pass < 2; pass++) { /* pass 0 warms up (plans, clocks) */

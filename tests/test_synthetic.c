@@ -33,7 +33,8 @@ static int32_t *gen(dllm_engine *e, dllm_cache_policy pol, size_t *n)
     int32_t prompt[40];
     dllm_gen_params gp;
     int32_t *out = NULL;
-    for (int i = 0; i < 40; i++) prompt[i] = 10 + (i * 13) % 900;
+    for (int i = 0; i < 40; i++)
+        prompt[i] = 10 + (i * 13) % 900;
     dllm_gen_params_init(&gp);
     gp.gen_length = 16;
     gp.steps = 16;
@@ -62,8 +63,8 @@ START_TEST(test_synthetic_engine)
     ck_assert_int_eq(mi.vocab_size, 1024);
     ck_assert_int_eq(mi.mask_id, 1000);
     ck_assert_ptr_null(dllm_engine_tokenizer(a)); /* no tokenizer: ids only */
-    ck_assert_int_eq(mi.n_params, 2 * 1024 * 128 + 128 + 2 * (4 * 128 * 128 + 3 * 128 * 256 +
-                                                               2 * 128));
+    ck_assert_int_eq(mi.n_params,
+                     2 * 1024 * 128 + 128 + 2 * (4 * 128 * 128 + 3 * 128 * 256 + 2 * 128));
 
     /* the same seed gives the same model; another seed another one */
     size_t na, nb, nc;
@@ -72,7 +73,8 @@ START_TEST(test_synthetic_engine)
     ck_assert_uint_eq(na, 16);
     ck_assert_mem_eq(ta, tb, na * sizeof *ta);
     ck_assert_msg(memcmp(ta, tc, na * sizeof *ta) != 0, "seeds 7 and 8 generated the same");
-    for (size_t i = 0; i < na; i++) ck_assert(ta[i] >= 0 && ta[i] < 1024 && ta[i] != 1000);
+    for (size_t i = 0; i < na; i++)
+        ck_assert(ta[i] >= 0 && ta[i] < 1024 && ta[i] != 1000);
     free(ta);
     free(tb);
     free(tc);
@@ -100,13 +102,13 @@ START_TEST(test_weight_random_formula)
     ck_assert_int_eq(dllm_backend_weight_random(be, 3, 5, 42, 0.5f, 1.0f, &w), DLLM_OK);
     const float *p = w.data;
     for (uint64_t i = 0; i < 15; i++) {
-        float want = 1.0f + 0.5f * (float)(2.0 * dllm_rng_uniform(42, 2, 0, 0, i) - 1.0);
+        float want =
+            1.0f + 0.5f * (float)(2.0 * dllm_rng_uniform(42, DLLM_RNG_WEIGHTS, 0, 0, i) - 1.0);
         ck_assert_float_eq(p[i], want);
         ck_assert(p[i] >= 0.5f && p[i] <= 1.5f);
     }
     dllm_backend_weight_free(be, &w);
-    ck_assert_int_eq(dllm_backend_weight_random(be, 0, 5, 42, 0.5f, 1.0f, &w),
-                     DLLM_E_INVALID_ARG);
+    ck_assert_int_eq(dllm_backend_weight_random(be, 0, 5, 42, 0.5f, 1.0f, &w), DLLM_E_INVALID_ARG);
     dllm_backend_free(be);
 }
 END_TEST

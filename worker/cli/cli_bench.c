@@ -441,7 +441,8 @@ int cli_bench(int argc, char **argv)
             double floor_ms = 1e3 * (t_mem > t_fl ? t_mem : t_fl);
             cJSON_AddNumberToObject(j, "roofline_ms_per_step", floor_ms);
             cJSON_AddNumberToObject(j, "roofline_fraction", floor_ms / (1e3 * best / pp->steps));
-            cJSON_AddNumberToObject(j, "feature_bytes_per_seq", (double)dllm_seq_bytes(e, (size_t)plen, pp));
+            cJSON_AddNumberToObject(j, "feature_bytes_per_seq",
+                                    (double)dllm_seq_bytes(e, (size_t)plen, pp));
             if (!json)
                 printf("%-6s %8.3f s  %8.2f ms/step  %8.1f tok/s  roofline %.2f ms/step "
                        "(%s-bound)  achieved %.0f%% of it\n",
