@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "directory.h"
+#include "redis_url.h"
 
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
@@ -35,8 +36,7 @@ struct dllm_directory {
     int64_t lease_ttl_ms, claim_ttl_ms;
     /* Redis */
     char *url;
-    char host[256], path[1024], password[256];
-    int port, db, is_unix;
+    dllm_redis_url addr; /* parsed url */
     redisContext *rc;
     double next_connect_ms, backoff_ms;
     int registered;   /* our lease is set in this connection's Redis */
@@ -139,8 +139,8 @@ static void connect_redis(dllm_directory *d)
     redisReply *r;
 
     if (d->url == NULL || d->rc != NULL || now_ms() < d->next_connect_ms) return;
-    d->rc = d->is_unix ? redisConnectUnixWithTimeout(d->path, tv)
-                       : redisConnectWithTimeout(d->host, d->port, tv);
+    d->rc = d->addr.is_unix ? redisConnectUnixWithTimeout(d->addr.path, tv)
+                            : redisConnectWithTimeout(d->addr.host, d->addr.port, tv);
     if (d->rc == NULL || d->rc->err) {
         if (d->rc == NULL) {
             d->st.redis_errors++;
@@ -151,24 +151,24 @@ static void connect_redis(dllm_directory *d)
         return;
     }
     redisSetTimeout(d->rc, tv);
-    if (!d->is_unix) redisEnableKeepAlive(d->rc);
-    if (d->password[0]) {
-        if ((r = cmd(d, "AUTH", "AUTH %s", d->password)) == NULL) return;
+    if (!d->addr.is_unix) redisEnableKeepAlive(d->rc);
+    if (d->addr.password[0]) {
+        if ((r = cmd(d, "AUTH", "AUTH %s", d->addr.password)) == NULL) return;
         freeReplyObject(r);
     }
-    if (d->db != 0) {
-        if ((r = cmd(d, "SELECT", "SELECT %d", d->db)) == NULL) return;
+    if (d->addr.db != 0) {
+        if ((r = cmd(d, "SELECT", "SELECT %d", d->addr.db)) == NULL) return;
         freeReplyObject(r);
     }
     d->backoff_ms = 100.0;
     d->st.redis_up = 1;
     d->registered = 0;
     d->n_pub = 0; /* republish everything into this connection's Redis */
-    if (d->is_unix)
-        fprintf(stderr, "dllm-worker: directory: connected to unix://%s\n", d->path);
-    else /* never the password */
-        fprintf(stderr, "dllm-worker: directory: connected to redis://%s:%d/%d\n", d->host,
-                d->port, d->db);
+    {
+        char where[1100]; /* never the password */
+        dllm_redis_url_describe(&d->addr, where, sizeof where);
+        fprintf(stderr, "dllm-worker: directory: connected to %s\n", where);
+    }
 }
 
 /* Takes the lease: SET (a restart of this worker id takes over at once: the previous
@@ -222,49 +222,6 @@ static int reserve(pub_entry **arr, size_t *cap, size_t n)
 
 /* ---- lifetime ---- */
 
-static int parse_url(dllm_directory *d, const char *url)
-{
-    const char *p, *at, *colon, *slash;
-    char *end = NULL;
-    long v;
-
-    if (strncmp(url, "unix://", 7) == 0) {
-        if (strlen(url + 7) == 0 || strlen(url + 7) >= sizeof d->path) return -1;
-        d->is_unix = 1;
-        snprintf(d->path, sizeof d->path, "%s", url + 7);
-        return 0;
-    }
-    if (strncmp(url, "redis://", 8) != 0) return -1;
-    p = url + 8;
-    at = strchr(p, '@');
-    if (at != NULL) {
-        const char *pw = memchr(p, ':', (size_t)(at - p));
-        pw = pw ? pw + 1 : p;
-        if ((size_t)(at - pw) >= sizeof d->password) return -1;
-        memcpy(d->password, pw, (size_t)(at - pw));
-        d->password[at - pw] = '\0';
-        p = at + 1;
-    }
-    slash = strchr(p, '/');
-    colon = strchr(p, ':');
-    if (colon != NULL && slash != NULL && colon > slash) colon = NULL;
-    size_t hl = colon ? (size_t)(colon - p) : slash ? (size_t)(slash - p) : strlen(p);
-    if (hl == 0 || hl >= sizeof d->host) return -1;
-    memcpy(d->host, p, hl);
-    d->host[hl] = '\0';
-    d->port = 6379;
-    if (colon != NULL) {
-        v = strtol(colon + 1, &end, 10);
-        if (end == colon + 1 || v < 1 || v > 65535 || (*end != '\0' && *end != '/')) return -1;
-        d->port = (int)v;
-    }
-    if (slash != NULL && slash[1] != '\0') {
-        v = strtol(slash + 1, &end, 10);
-        if (*end != '\0' || v < 0 || v > 1000) return -1;
-        d->db = (int)v;
-    }
-    return 0;
-}
 
 dllm_status dllm_directory_new(const dllm_directory_config *c, dllm_directory **out, char *err,
                                size_t errn)
@@ -294,7 +251,7 @@ dllm_status dllm_directory_new(const dllm_directory_config *c, dllm_directory **
     d->backoff_ms = 100.0;
     d->st.redis_up = 1;
     if (c->redis_url != NULL) {
-        if (parse_url(d, c->redis_url) != 0) {
+        if (dllm_redis_url_parse(c->redis_url, &d->addr) != 0) {
             rc = fail(err, errn, DLLM_E_CONFIG, "--redis '%s': expected "
                            "redis://[:PASSWORD@]HOST:PORT[/DB] or unix:///PATH", c->redis_url);
             goto out;
