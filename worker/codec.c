@@ -526,6 +526,9 @@ dllm_status dllm_response_encode(const dllm_response *r, uint8_t **buf, size_t *
         tm.queue_ms = r->queue_ms;
         tm.first_step_ms = r->first_step_ms;
         tm.total_ms = r->total_ms;
+        tm.has_worker_ms = tm.has_engine_ms = 1;
+        tm.worker_ms = r->worker_ms;
+        tm.engine_ms = r->engine_ms;
         res.timings = &tm;
         res.has_steps = res.has_forwards = 1;
         res.steps = r->steps;

@@ -5,6 +5,8 @@
  * - `work` counts submissions not yet seen by the thread; the thread steps while the
  *   scheduler reports active requests and otherwise waits on `cv` for at most a second
  *   (the heartbeat keeps ticking while idle).
+ * - After a step that completed requests the notify callback (if any) runs under `mu`,
+ *   so unregistering it (under `mu`) waits for a call in flight.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -26,6 +28,8 @@ struct dllm_engine_loop {
     uint64_t work;  /* guarded by mu: submissions/cancels since the thread last looked */
     atomic_llong heartbeat;
     atomic_int fatal;
+    void (*notify)(void *); /* guarded by mu */
+    void *notify_arg;
 };
 
 int64_t dllm_mono_ms(void)
@@ -39,6 +43,7 @@ static void *loop_main(void *arg)
 {
     dllm_engine_loop *l = arg;
     size_t active = 0;
+    uint64_t done_before = 0;
 
     for (;;) {
         dllm_status rc;
@@ -58,6 +63,18 @@ static void *loop_main(void *arg)
         pthread_mutex_unlock(&l->mu);
         rc = dllm_sched_step(l->sched, &active);
         atomic_store(&l->heartbeat, dllm_mono_ms());
+        {
+            dllm_sched_stats st;
+            uint64_t done;
+            dllm_sched_stats_get(l->sched, &st);
+            done = st.finished; /* cancelled ones included */
+            if (done != done_before) {
+                done_before = done;
+                pthread_mutex_lock(&l->mu);
+                if (l->notify) l->notify(l->notify_arg);
+                pthread_mutex_unlock(&l->mu);
+            }
+        }
         if (rc == DLLM_E_DEVICE_LOST) {
             fprintf(stderr, "dllm-worker: engine: device lost; stopping the engine loop\n");
             atomic_store(&l->fatal, 1);
@@ -145,6 +162,14 @@ int dllm_engine_loop_poll(dllm_engine_loop *l, dllm_result **out)
 void dllm_engine_loop_stats(dllm_engine_loop *l, dllm_sched_stats *out)
 {
     dllm_sched_stats_get(l->sched, out);
+}
+
+void dllm_engine_loop_set_notify(dllm_engine_loop *l, void (*fn)(void *), void *arg)
+{
+    pthread_mutex_lock(&l->mu);
+    l->notify = fn;
+    l->notify_arg = arg;
+    pthread_mutex_unlock(&l->mu);
 }
 
 int64_t dllm_engine_loop_heartbeat_ms(dllm_engine_loop *l)

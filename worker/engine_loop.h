@@ -38,6 +38,12 @@ dllm_status dllm_engine_loop_cancel(dllm_engine_loop *l, uint64_t id);
 int dllm_engine_loop_poll(dllm_engine_loop *l, dllm_result **out);
 void dllm_engine_loop_stats(dllm_engine_loop *l, dllm_sched_stats *out);
 
+/* Registers fn(arg), called on the engine thread after a step that finished, cancelled or
+ * rejected at least one request (results are ready for dllm_engine_loop_poll), so that
+ * the consumer of results need not poll on a timer. fn must be quick and thread-safe.
+ * NULL unregisters; once this returns, no call to the previous fn is in flight. */
+void dllm_engine_loop_set_notify(dllm_engine_loop *l, void (*fn)(void *), void *arg);
+
 /* Monotonic ms of the loop's last iteration (it ticks at least once a second). */
 int64_t dllm_engine_loop_heartbeat_ms(dllm_engine_loop *l);
 /* Non-zero after a sticky device error. */

@@ -147,13 +147,13 @@ static int set_prop(rd_kafka_conf_t *conf, const char *k, const char *v)
 }
 
 /* Applies "k=v" properties to conf. */
-static int set_props(rd_kafka_conf_t *conf, char **props, size_t n)
+int cli_kafka_props(rd_kafka_conf_t *conf, char **props, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char *eq = strchr(props[i], '=');
         int r;
         if (eq == NULL || eq == props[i]) {
-            fprintf(stderr, "dllm submit: --kafka-prop wants KEY=VALUE, got '%s'\n", props[i]);
+            fprintf(stderr, "dllm: --kafka-prop wants KEY=VALUE, got '%s'\n", props[i]);
             return -1;
         }
         *eq = '\0';
@@ -165,7 +165,7 @@ static int set_props(rd_kafka_conf_t *conf, char **props, size_t n)
 }
 
 /* Assigns every partition of the reply topic at its current high watermark. */
-static int assign_reply_partitions(rd_kafka_t *cons, const char *topic)
+int cli_kafka_assign_end(rd_kafka_t *cons, const char *topic)
 {
     int ret = -1;
     const struct rd_kafka_metadata *md = NULL;
@@ -176,7 +176,7 @@ static int assign_reply_partitions(rd_kafka_t *cons, const char *topic)
     if (rkt == NULL) goto out;
     e = rd_kafka_metadata(cons, 0, rkt, &md, 10000);
     if (e || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt == 0) {
-        fprintf(stderr, "dllm submit: reply topic '%s' not available: %s\n", topic,
+        fprintf(stderr, "dllm: reply topic '%s' not available: %s\n", topic,
                 rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err
                                                         : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
         goto out;
@@ -187,7 +187,7 @@ static int assign_reply_partitions(rd_kafka_t *cons, const char *topic)
         int32_t p = md->topics[0].partitions[i].id;
         e = rd_kafka_query_watermark_offsets(cons, topic, p, &lo, &hi, 10000);
         if (e) {
-            fprintf(stderr, "dllm submit: cannot read offsets of %s [%d]: %s\n", topic, (int)p,
+            fprintf(stderr, "dllm: cannot read offsets of %s [%d]: %s\n", topic, (int)p,
                     rd_kafka_err2str(e));
             goto out;
         }
@@ -195,7 +195,7 @@ static int assign_reply_partitions(rd_kafka_t *cons, const char *topic)
     }
     e = rd_kafka_assign(cons, parts);
     if (e) {
-        fprintf(stderr, "dllm submit: assign failed: %s\n", rd_kafka_err2str(e));
+        fprintf(stderr, "dllm: assign failed: %s\n", rd_kafka_err2str(e));
         goto out;
     }
     ret = 0;
@@ -208,15 +208,9 @@ out:
 
 /* ---- request building ---- */
 
-typedef struct req_src {
-    const char *request_id, *prompt, *system;
-    int raw;
-    int32_t *ids;
-    size_t n_ids;
-    dllm_gen_params gp;
-} req_src;
+typedef cli_request req_src;
 
-static int produce_request(submit_ctx *c, const req_src *s)
+int cli_pack_request(const cli_request *s, uint8_t **out, size_t *out_len)
 {
     Dllm__V1__GenerateRequest m = DLLM__V1__GENERATE_REQUEST__INIT;
     Dllm__V1__GenerationParams g = DLLM__V1__GENERATION_PARAMS__INIT;
@@ -226,13 +220,9 @@ static int produce_request(submit_ctx *c, const req_src *s)
     uint8_t *buf = NULL;
     size_t n;
     int ret = -1;
-    rd_kafka_resp_err_t e;
-    const char *key;
 
-    if (c->n_pend >= MAX_PENDING) {
-        fprintf(stderr, "dllm submit: more than %d requests\n", MAX_PENDING);
-        return -1;
-    }
+    *out = NULL;
+    *out_len = 0;
     m.request_id = (char *)s->request_id;
     if (s->ids != NULL) {
         ti.ids = s->ids;
@@ -273,34 +263,62 @@ static int produce_request(submit_ctx *c, const req_src *s)
         cp.cfg_interval = s->gp.cache_params.cfg_interval;
     }
     m.cache = &cp;
-    m.model = (char *)c->model;
-    m.reply_topic = (char *)c->reply_topic;
-    if (c->deadline_ms > 0) {
+    m.model = (char *)s->model;
+    m.reply_topic = (char *)s->reply_topic;
+    if (s->deadline_unix_ms > 0) {
         m.has_deadline_unix_ms = 1;
-        m.deadline_unix_ms = unix_ms() + c->deadline_ms;
+        m.deadline_unix_ms = s->deadline_unix_ms;
     }
-    if (c->n_meta > 0) {
-        ents = calloc(c->n_meta, sizeof *ents);
-        entp = calloc(c->n_meta, sizeof *entp);
+    if (s->n_meta > 0) {
+        ents = calloc(s->n_meta, sizeof *ents);
+        entp = calloc(s->n_meta, sizeof *entp);
         if (ents == NULL || entp == NULL) goto out;
-        for (size_t i = 0; i < c->n_meta; i++) {
+        for (size_t i = 0; i < s->n_meta; i++) {
             Dllm__V1__GenerateRequest__MetadataEntry e0 =
                 DLLM__V1__GENERATE_REQUEST__METADATA_ENTRY__INIT;
-            char *eq = strchr(c->meta[i], '=');
+            char *eq = strchr(s->meta[i], '=');
             ents[i] = e0;
             *eq = '\0'; /* checked at parse time; restored below */
-            ents[i].key = c->meta[i];
+            ents[i].key = s->meta[i];
             ents[i].value = eq + 1;
             entp[i] = &ents[i];
         }
-        m.n_metadata = c->n_meta;
+        m.n_metadata = s->n_meta;
         m.metadata = entp;
     }
     n = dllm__v1__generate_request__get_packed_size(&m);
     buf = malloc(n ? n : 1);
+    if (buf != NULL) dllm__v1__generate_request__pack(&m, buf);
+    for (size_t i = 0; i < s->n_meta; i++) s->meta[i][strlen(s->meta[i])] = '=';
     if (buf == NULL) goto out;
-    dllm__v1__generate_request__pack(&m, buf);
-    for (size_t i = 0; i < c->n_meta; i++) c->meta[i][strlen(c->meta[i])] = '=';
+    *out = buf;
+    *out_len = n;
+    ret = 0;
+out:
+    free(ents);
+    free(entp);
+    return ret;
+}
+
+static int produce_request(submit_ctx *c, const req_src *s0)
+{
+    req_src sc = *s0, *s = &sc;
+    uint8_t *buf = NULL;
+    size_t n;
+    int ret = -1;
+    rd_kafka_resp_err_t e;
+    const char *key;
+
+    if (c->n_pend >= MAX_PENDING) {
+        fprintf(stderr, "dllm submit: more than %d requests\n", MAX_PENDING);
+        return -1;
+    }
+    sc.model = c->model;
+    sc.reply_topic = c->reply_topic;
+    sc.deadline_unix_ms = c->deadline_ms > 0 ? unix_ms() + c->deadline_ms : 0;
+    sc.meta = c->meta;
+    sc.n_meta = c->n_meta;
+    if (cli_pack_request(s, &buf, &n)) goto out;
     key = c->key ? c->key : s->request_id;
     for (;;) {
         e = rd_kafka_producev(
@@ -324,8 +342,6 @@ static int produce_request(submit_ctx *c, const req_src *s)
     rd_kafka_poll(c->prod, 0);
     ret = 0;
 out:
-    free(ents);
-    free(entp);
     free(buf);
     return ret;
 }
@@ -680,8 +696,8 @@ int cli_submit(int argc, char **argv)
         set_prop(pconf, "enable.idempotence", "true") || set_prop(pconf, "linger.ms", "5") ||
         set_prop(cconf, "enable.auto.commit", "false") ||
         set_prop(cconf, "enable.partition.eof", "false") ||
-        set_prop(cconf, "group.id", "dllm-submit") || set_props(pconf, props, n_props) ||
-        set_props(cconf, props, n_props))
+        set_prop(cconf, "group.id", "dllm-submit") || cli_kafka_props(pconf, props, n_props) ||
+        cli_kafka_props(cconf, props, n_props))
         goto out;
     rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);
     rd_kafka_conf_set_opaque(pconf, &c);
@@ -698,7 +714,7 @@ int cli_submit(int argc, char **argv)
     }
     cconf = NULL; /* owned by c.cons */
     rd_kafka_poll_set_consumer(c.cons);
-    if (assign_reply_partitions(c.cons, c.reply_topic)) goto out;
+    if (cli_kafka_assign_end(c.cons, c.reply_topic)) goto out;
 
     if (jsonl != NULL) {
         if (submit_jsonl(&c, jsonl, &s.gp)) goto out;
