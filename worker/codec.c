@@ -182,6 +182,23 @@ static int apply_params(const Dllm__V1__GenerateRequest *m, const dllm_codec_lim
         if (g->has_logits_eos_inf) p->logits_eos_inf = g->logits_eos_inf ? 1 : 0;
         if (g->has_confidence_eos_eot_inf)
             p->confidence_eos_eot_inf = g->confidence_eos_eot_inf ? 1 : 0;
+        if (g->has_threshold) {
+            if (!finite_in(g->threshold, 0.0, 1.0)) {
+                set_msg(msg, msgn, "params.threshold = %g: must be a finite number in [0, 1] "
+                        "(0 = off)", (double)g->threshold);
+                return -1;
+            }
+            p->threshold = g->threshold;
+        }
+        if (g->has_factor) {
+            if (!finite_in(g->factor, 0.0, 1e6)) {
+                set_msg(msg, msgn, "params.factor = %g: must be a finite number >= 0 (0 = off)",
+                        (double)g->factor);
+                return -1;
+            }
+            p->factor = g->factor;
+        }
+        if (g->has_early_stop) p->early_stop = g->early_stop ? 1 : 0;
     }
     if (c != NULL) {
         if (c->has_policy) {
@@ -189,6 +206,8 @@ static int apply_params(const Dllm__V1__GenerateRequest *m, const dllm_codec_lim
             case DLLM__V1__CACHE_POLICY__CACHE_POLICY_UNSPECIFIED: break;
             case DLLM__V1__CACHE_POLICY__CACHE_POLICY_NONE: p->cache = DLLM_CACHE_NONE; break;
             case DLLM__V1__CACHE_POLICY__CACHE_POLICY_DLLM: p->cache = DLLM_CACHE_DLLM; break;
+            case DLLM__V1__CACHE_POLICY__CACHE_POLICY_PREFIX: p->cache = DLLM_CACHE_PREFIX; break;
+            case DLLM__V1__CACHE_POLICY__CACHE_POLICY_DUAL: p->cache = DLLM_CACHE_DUAL; break;
             default:
                 set_msg(msg, msgn, "cache.policy = %d: unknown value", (int)c->policy);
                 return -1;

@@ -250,10 +250,22 @@ int cli_pack_request(const cli_request *s, uint8_t **out, size_t *out_len)
     g.seed = s->gp.seed;
     g.logits_eos_inf = s->gp.logits_eos_inf;
     g.confidence_eos_eot_inf = s->gp.confidence_eos_eot_inf;
+    g.has_threshold = g.has_factor = g.has_early_stop = 1;
+    g.threshold = s->gp.threshold;
+    g.factor = s->gp.factor;
+    g.early_stop = s->gp.early_stop;
     m.params = &g;
     cp.has_policy = 1;
-    cp.policy = s->gp.cache == DLLM_CACHE_DLLM ? DLLM__V1__CACHE_POLICY__CACHE_POLICY_DLLM
-                                               : DLLM__V1__CACHE_POLICY__CACHE_POLICY_NONE;
+    switch (s->gp.cache) {
+    case DLLM_CACHE_DLLM: cp.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_DLLM; break;
+    case DLLM_CACHE_PREFIX: cp.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_PREFIX; break;
+    case DLLM_CACHE_DUAL: cp.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_DUAL; break;
+    case DLLM_CACHE_NONE: cp.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_NONE; break;
+    default:
+        fprintf(stderr, "dllm: cache policy %s has no wire value in dllm.v1 yet\n",
+                dllm_cache_policy_name(s->gp.cache));
+        goto out;
+    }
     if (s->gp.cache == DLLM_CACHE_DLLM) {
         cp.has_kp = cp.has_kr = cp.has_rho = cp.has_layer0_refresh = cp.has_cfg_interval = 1;
         cp.kp = s->gp.cache_params.kp;
