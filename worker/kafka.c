@@ -54,8 +54,10 @@ typedef struct src_key {
 } src_key;
 
 typedef struct job {
-    struct job *next;
+    struct job *next, *prev; /* backlog (FIFO, next only) or active list */
     uint64_t tag, sched_id;
+    uint64_t id_hash;         /* of req.request_id */
+    int in_ids, in_tags;      /* entered in w->ids / w->tags */
     int deadline_hit;
     dllm_gen_request req;
     int32_t *prompt;
@@ -80,6 +82,15 @@ typedef struct ticket {
     int64_t ovh_ns;    /* worker time spent on the request before delivery */
 } ticket;
 
+/* Open-addressing hash set of jobs (linear probing, backward-shift deletion), keyed by
+ * request id (ids: every job in the backlog or active) or by tag (tags: active jobs), so
+ * that duplicate detection and result lookup stay O(1) with thousands of jobs queued. */
+typedef struct jmap {
+    struct job **v;
+    size_t cap, n; /* cap: 0 or a power of two */
+    int by_tag;
+} jmap;
+
 /* A produce to redo from the main loop (queued by a delivery report). */
 typedef struct retry {
     struct retry *next;
@@ -97,7 +108,9 @@ struct dllm_kafka_worker {
     ptrack *parts;
     size_t n_parts;
     uint64_t gen_counter, next_tag;
-    job *active;                    /* submitted to the scheduler */
+    job *active;                    /* submitted to the scheduler (doubly linked) */
+    jmap ids, tags;                 /* job lookup by request id / by tag */
+    int64_t next_deadline_scan;     /* unix ms */
     job *backlog, *backlog_tail;    /* waiting for the scheduler */
     size_t n_backlog;
     retry *retries, *retry_tail;    /* produces to redo (from delivery reports) */
@@ -269,13 +282,109 @@ static void job_free(job *j)
     free(j);
 }
 
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t hash_u64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t jmap_hash(const jmap *m, const job *j)
+{
+    return m->by_tag ? hash_u64(j->tag) : j->id_hash;
+}
+
+static int jmap_put(jmap *m, job *j)
+{
+    size_t mask;
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : 64;
+        job **nv = calloc(nc, sizeof *nv);
+        if (nv == NULL) return -1;
+        for (size_t i = 0; i < m->cap; i++) {
+            size_t k;
+            if (m->v[i] == NULL) continue;
+            for (k = jmap_hash(m, m->v[i]) & (nc - 1); nv[k]; k = (k + 1) & (nc - 1)) {
+            }
+            nv[k] = m->v[i];
+        }
+        free(m->v);
+        m->v = nv;
+        m->cap = nc;
+    }
+    mask = m->cap - 1;
+    for (size_t k = jmap_hash(m, j) & mask;; k = (k + 1) & mask) {
+        if (m->v[k] == NULL) {
+            m->v[k] = j;
+            m->n++;
+            return 0;
+        }
+    }
+}
+
+static void jmap_del(jmap *m, const job *j)
+{
+    size_t mask, i, k;
+    if (m->cap == 0) return;
+    mask = m->cap - 1;
+    for (i = jmap_hash(m, j) & mask; m->v[i] != j; i = (i + 1) & mask)
+        if (m->v[i] == NULL) return; /* not there */
+    m->v[i] = NULL;
+    m->n--;
+    /* backward shift: move later entries of the run into the hole when their home allows */
+    for (k = (i + 1) & mask; m->v[k] != NULL; k = (k + 1) & mask) {
+        size_t home = jmap_hash(m, m->v[k]) & mask;
+        int movable = i <= k ? (home <= i || home > k) : (home <= i && home > k);
+        if (movable) {
+            m->v[i] = m->v[k];
+            m->v[k] = NULL;
+            i = k;
+        }
+    }
+}
+
+static job *jmap_get_id(const jmap *m, const char *id)
+{
+    uint64_t h;
+    if (m->cap == 0) return NULL;
+    h = hash_str(id);
+    for (size_t k = h & (m->cap - 1); m->v[k]; k = (k + 1) & (m->cap - 1))
+        if (m->v[k]->id_hash == h && strcmp(m->v[k]->req.request_id, id) == 0) return m->v[k];
+    return NULL;
+}
+
+static job *jmap_get_tag(const jmap *m, uint64_t tag)
+{
+    if (m->cap == 0) return NULL;
+    for (size_t k = hash_u64(tag) & (m->cap - 1); m->v[k]; k = (k + 1) & (m->cap - 1))
+        if (m->v[k]->tag == tag) return m->v[k];
+    return NULL;
+}
+
+/* A job in the backlog or active with this request id, or NULL. */
 static job *job_find_active(dllm_kafka_worker *w, const char *request_id)
 {
-    for (job *j = w->active; j; j = j->next)
-        if (strcmp(j->req.request_id, request_id) == 0) return j;
-    for (job *j = w->backlog; j; j = j->next)
-        if (strcmp(j->req.request_id, request_id) == 0) return j;
-    return NULL;
+    return jmap_get_id(&w->ids, request_id);
+}
+
+/* Forgets a job that left the backlog or the active list, and frees it. */
+static void job_drop(dllm_kafka_worker *w, job *j)
+{
+    if (j == NULL) return;
+    if (j->in_ids) jmap_del(&w->ids, j);
+    if (j->in_tags) jmap_del(&w->tags, j);
+    job_free(j);
 }
 
 static int job_add_src(job *j, const src_key *k)
@@ -759,8 +868,11 @@ static void handle_message(dllm_kafka_worker *w, const rd_kafka_message_t *m)
     j->key_len = m->key ? m->key_len : 0;
     j->orig = memdup(m->payload, m->len);
     j->orig_len = m->len;
-    if (job_add_src(j, &k) || (m->key && j->key == NULL) || (m->payload && j->orig == NULL))
+    j->id_hash = hash_str(j->req.request_id);
+    if (job_add_src(j, &k) || (m->key && j->key == NULL) || (m->payload && j->orig == NULL) ||
+        jmap_put(&w->ids, j))
         goto nomem_job;
+    j->in_ids = 1;
     j->ovh_ns = mono_ns() - t0;
     if (w->backlog_tail) w->backlog_tail->next = j; else w->backlog = j;
     w->backlog_tail = j;
@@ -852,15 +964,12 @@ static void finish_job(dllm_kafka_worker *w, job *j, dllm_result *res, int64_t t
 
 static job *unlink_active(dllm_kafka_worker *w, uint64_t tag)
 {
-    for (job **pp = &w->active; *pp; pp = &(*pp)->next) {
-        if ((*pp)->tag == tag) {
-            job *j = *pp;
-            *pp = j->next;
-            j->next = NULL;
-            return j;
-        }
-    }
-    return NULL;
+    job *j = jmap_get_tag(&w->tags, tag);
+    if (j == NULL) return NULL;
+    if (j->prev) j->prev->next = j->next; else w->active = j->next;
+    if (j->next) j->next->prev = j->prev;
+    j->next = j->prev = NULL;
+    return j;
 }
 
 /* ---- backpressure ---- */
@@ -934,7 +1043,7 @@ static void pump(dllm_kafka_worker *w)
             w->backlog = j->next;
             if (w->backlog == NULL) w->backlog_tail = NULL;
             w->n_backlog--;
-            job_free(j);
+            job_drop(w, j);
             continue;
         }
         if (j->req.deadline_unix_ms > 0 && now >= j->req.deadline_unix_ms) {
@@ -944,7 +1053,7 @@ static void pump(dllm_kafka_worker *w)
             for (size_t i = 1; i < j->n_srcs; i++) rec_unref(w, &j->srcs[i]);
             fail_request(w, &j->req, &o, &j->srcs[0], DLLM_ERRC_DEADLINE_EXCEEDED,
                          "deadline passed while the request waited for admission");
-            job_free(j);
+            job_drop(w, j);
             continue;
         }
         r.tag = j->tag;
@@ -963,13 +1072,26 @@ static void pump(dllm_kafka_worker *w)
             dllm_errc c = rc == DLLM_E_INVALID_ARG ? DLLM_ERRC_INVALID_ARGUMENT : DLLM_ERRC_INTERNAL;
             for (size_t i = 1; i < j->n_srcs; i++) rec_unref(w, &j->srcs[i]);
             fail_request(w, &j->req, &o, &j->srcs[0], c, err);
-            job_free(j);
+            job_drop(w, j);
             continue;
         }
         j->t_submit = dllm_mono_ms();
         free(j->orig);
         j->orig = NULL;
+        if (jmap_put(&w->tags, j) == 0) {
+            j->in_tags = 1;
+        } else {
+            /* cannot track its result: cancel it and leave its records pinned */
+            logf_("out of memory tracking request %s; stopping", j->req.request_id);
+            dllm_engine_loop_cancel(w->d.loop, j->sched_id);
+            for (size_t i = 0; i < j->n_srcs; i++) rec_ref(w, &j->srcs[i]);
+            w->fatal = 1;
+            job_drop(w, j);
+            continue;
+        }
+        j->prev = NULL;
         j->next = w->active;
+        if (w->active) w->active->prev = j;
         w->active = j;
     }
 
@@ -984,15 +1106,20 @@ static void pump(dllm_kafka_worker *w)
             } else {
                 finish_job(w, j, res, t0);
             }
-            job_free(j);
+            job_drop(w, j);
         }
         dllm_result_free(res);
         res = NULL;
     }
 
-    for (job *j = w->active; j; j = j->next) {
-        if (!j->deadline_hit && j->req.deadline_unix_ms > 0 && now >= j->req.deadline_unix_ms) {
-            if (dllm_engine_loop_cancel(w->d.loop, j->sched_id) == DLLM_OK) j->deadline_hit = 1;
+    if (now >= w->next_deadline_scan) { /* every 10 ms: O(active) */
+        w->next_deadline_scan = now + 10;
+        for (job *j = w->active; j; j = j->next) {
+            if (!j->deadline_hit && j->req.deadline_unix_ms > 0 &&
+                now >= j->req.deadline_unix_ms) {
+                if (dllm_engine_loop_cancel(w->d.loop, j->sched_id) == DLLM_OK)
+                    j->deadline_hit = 1;
+            }
         }
     }
 
@@ -1105,6 +1232,7 @@ dllm_status dllm_kafka_worker_new(const dllm_kafka_deps *d, dllm_kafka_worker **
     if (w == NULL) return DLLM_E_NOMEM;
     w->d = *d;
     w->cfg = cfg;
+    w->tags.by_tag = 1;
     atomic_store(&w->heartbeat, dllm_mono_ms());
 
     cc = rd_kafka_conf_new();
@@ -1173,6 +1301,8 @@ void dllm_kafka_worker_free(dllm_kafka_worker *w)
         w->backlog = j->next;
         job_free(j);
     }
+    free(w->ids.v);
+    free(w->tags.v);
     while (w->retries) {
         retry *r = w->retries;
         w->retries = r->next;
@@ -1258,7 +1388,7 @@ dllm_status dllm_kafka_worker_run(dllm_kafka_worker *w, volatile sig_atomic_t *s
     while (w->backlog) { /* never started: dropped, their offsets are not stored */
         job *j = w->backlog;
         w->backlog = j->next;
-        job_free(j);
+        job_drop(w, j);
     }
     w->backlog_tail = NULL;
     w->n_backlog = 0;

@@ -361,7 +361,8 @@ static int run(lg *g, cli_request *cr, double rate, int64_t max_inflight, double
         while (next < g->n && (max_inflight <= 0 || g->sent - g->answered < max_inflight)) {
             int64_t due = rate > 0 ? start + (int64_t)((double)next * 1e9 / rate) : now;
             if (due > now) {
-                int64_t ms = (due - now) / 1000000;
+                /* round up: waiting 0 ms here would spin a core the worker needs */
+                int64_t ms = (due - now + 999999) / 1000000;
                 if (ms < wait_ms) wait_ms = ms;
                 break;
             }
@@ -371,8 +372,9 @@ static int run(lg *g, cli_request *cr, double rate, int64_t max_inflight, double
             if (rate <= 0 && next % 64 == 0) break; /* take replies now and then */
         }
         rd_kafka_poll(g->prod, 0);
-        if (next < g->n && (rate <= 0 || wait_ms < 0)) wait_ms = 0;
-        if (wait_ms < 0) wait_ms = 0;
+        if (next < g->n && rate <= 0 &&
+            (max_inflight <= 0 || g->sent - g->answered < max_inflight))
+            wait_ms = 0; /* more to send at once */
         km = rd_kafka_consumer_poll(g->cons, (int)wait_ms);
         while (km != NULL) {
             take_reply(g, km, mono_ns());
