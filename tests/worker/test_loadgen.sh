@@ -14,7 +14,7 @@ start_broker dllm.requests:2,dllm.replies:1,dllm.requests.dlq:1
 start_worker w1 --max-running 16 --max-queue 64
 G1=(--gen-length 1 --steps 1 --block-length 1)
 
-"$BIN/dllm" loadgen --bootstrap "$BS" --n 200 "${G1[@]}" --json --linger-ms 1000 \
+"$BIN/dllm" loadgen --bootstrap "$BS" --n 200 "${G1[@]}" --json --linger-ms 1000 --warmup 0 \
     --timeout 120 >"$T/summary.json" 2>"$T/loadgen.err" ||
     fail "dllm loadgen exited $?: $(cat "$T/summary.json" "$T/loadgen.err")"
 $PY - "$T/summary.json" <<'PYEOF' || fail "bad loadgen summary: $(cat "$T/summary.json")"
@@ -41,11 +41,14 @@ reused=$(metric "$WPORT" 'dllm_cache_rows_reused_total{model_name="llada-tiny",p
 $PY -c "import sys; r, u = float(sys.argv[1]), float(sys.argv[2]); sys.exit(0 if r > 0 and u == 0 else 1)" \
     "$rows" "$reused" || fail "policy none: rows computed $rows, reused $reused"
 
-# a dLLM-Cache request reuses rows: reused > 0 and FLOPs saved > 0 for policy dllm
-"$BIN/dllm" loadgen --bootstrap "$BS" --n 2 --gen-length 8 --steps 8 --block-length 8 \
+# a dLLM-Cache request reuses rows: reused > 0 and FLOPs saved > 0 for policy dllm (after
+# 2 warm-up requests, left out of the summary)
+"$BIN/dllm" loadgen --bootstrap "$BS" --n 2 --warmup 2 --gen-length 8 --steps 8 --block-length 8 \
     --cache dllm --kp 4 --kr 2 --json --timeout 120 >"$T/dllm.json" 2>>"$T/loadgen.err" ||
     fail "loadgen --cache dllm exited $?"
-wait_until 10 test "$(metric "$WPORT" 'dllm_cache_requests_total{model_name="llada-tiny",policy="dllm"}')" -ge 2 ||
+$PY -c "import json, sys; s = json.load(open(sys.argv[1])); assert s['answered'] == 2 and s['sent'] == 2, s" \
+    "$T/dllm.json" || fail "warm-up counted in the summary: $(cat "$T/dllm.json")"
+wait_until 10 test "$(metric "$WPORT" 'dllm_cache_requests_total{model_name="llada-tiny",policy="dllm"}')" -ge 4 ||
     fail "no dllm-policy requests counted"
 reused=$(metric "$WPORT" 'dllm_cache_rows_reused_total{model_name="llada-tiny",policy="dllm"}')
 saved=$(metric "$WPORT" 'dllm_flops_saved_total{model_name="llada-tiny",policy="dllm"}')
@@ -56,7 +59,7 @@ $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) > 0 and float(sys.argv[2]) 
 kill "$WPID"
 wait_until 30 sh -c "! kill -0 $WPID 2>/dev/null" || fail "worker did not stop"
 rc=0
-"$BIN/dllm" loadgen --bootstrap "$BS" --n 5 "${G1[@]}" --json --timeout 2 \
+"$BIN/dllm" loadgen --bootstrap "$BS" --n 5 "${G1[@]}" --json --timeout 2 --warmup 0 \
     >"$T/lost.json" 2>>"$T/loadgen.err" || rc=$?
 [ $rc -eq 1 ] || fail "loadgen with no worker exited $rc, want 1"
 $PY -c "import json, sys; s = json.load(open(sys.argv[1])); assert s['lost'] == 5, s" \

@@ -21,6 +21,9 @@
  * - A reply counts as a duplicate when its id was already answered; the loop lingers
  *   --linger-ms after the last first reply to catch late duplicates.
  * - Percentiles: nearest rank over the sorted samples.
+ * - Warm-up: the first requests of a fresh client wait for its producer id, topic
+ *   metadata and the first fetches of both sides (about a second on the dev broker), so
+ *   --warmup requests run first with their own ids and are left out of the figures.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -60,6 +63,8 @@ static void usage(FILE *f)
             "  --raw                   no chat template\n"
             "  --prompt-ids LIST       prompt token ids instead of text\n"
             "  --id-prefix P           request ids P-0 .. P-(N-1) (default lg-PID-TIME)\n"
+            "  --warmup W              first send W requests (ids P-warmup-i), wait for their\n"
+            "                          replies, and leave them out of the figures (default 10)\n"
             "  --kafka-prop K=V        librdkafka property for producer and consumer "
             "(repeatable)\n"
             "  --allow-errors          error replies do not fail the run\n"
@@ -73,7 +78,7 @@ static void usage(FILE *f)
 enum {
     OPT_BOOTSTRAP = CLI_OPT_FIRST_LOCAL, OPT_TOPIC, OPT_REPLY_TOPIC, OPT_N, OPT_RATE,
     OPT_INFLIGHT, OPT_TIMEOUT, OPT_LINGER, OPT_PROMPT, OPT_SYSTEM, OPT_RAW, OPT_IDS,
-    OPT_PREFIX, OPT_KPROP, OPT_ALLOW_ERRORS, OPT_JSON
+    OPT_PREFIX, OPT_KPROP, OPT_ALLOW_ERRORS, OPT_JSON, OPT_WARMUP
 };
 
 static const struct option opts[] = {
@@ -94,6 +99,7 @@ static const struct option opts[] = {
     {"kafka-prop", required_argument, 0, OPT_KPROP},
     {"allow-errors", no_argument, 0, OPT_ALLOW_ERRORS},
     {"json", no_argument, 0, OPT_JSON},
+    {"warmup", required_argument, 0, OPT_WARMUP},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -393,13 +399,13 @@ static int run(lg *g, cli_request *cr, double rate, int64_t max_inflight, double
 int cli_loadgen(int argc, char **argv)
 {
     const char *bootstrap = getenv("DLLM_BOOTSTRAP"), *model_flag = NULL, *ids_arg = NULL;
-    char **props = NULL, prefix[128], errstr[512];
+    char **props = NULL, prefix[128], warm_prefix[160], errstr[512];
     size_t n_props = 0;
     lg g;
     cli_request cr;
     dllm_engine_config ec;
     unsigned cache_seen = 0;
-    int64_t v, max_inflight = 0, linger_ms = 200;
+    int64_t v, max_inflight = 0, linger_ms = 200, warmup = 10;
     double rate = 0, timeout_s = 60;
     int ch, ret = CLI_FAIL, json = 0, allow_errors = 0;
     rd_kafka_conf_t *pconf = NULL, *cconf = NULL;
@@ -471,6 +477,10 @@ int cli_loadgen(int argc, char **argv)
         case OPT_KPROP: props[n_props++] = optarg; break;
         case OPT_ALLOW_ERRORS: allow_errors = 1; break;
         case OPT_JSON: json = 1; break;
+        case OPT_WARMUP:
+            if (cli_parse_i64("loadgen", "--warmup", optarg, 0, 100000, &warmup))
+                goto usage_err;
+            break;
         case 'h':
             usage(stdout);
             ret = CLI_OK;
@@ -500,8 +510,8 @@ int cli_loadgen(int argc, char **argv)
     }
     cr.model = model_flag;
     cr.reply_topic = g.reply_topic;
-    g.prefix_len = strlen(g.prefix);
-    g.req = calloc((size_t)g.n, sizeof *g.req);
+    snprintf(warm_prefix, sizeof warm_prefix, "%s-warmup", g.prefix);
+    g.req = calloc((size_t)(g.n > warmup ? g.n : warmup), sizeof *g.req);
     if (g.req == NULL) {
         fprintf(stderr, "dllm loadgen: out of memory for %lld requests\n", (long long)g.n);
         goto out;
@@ -539,6 +549,26 @@ int cli_loadgen(int argc, char **argv)
     rd_kafka_poll_set_consumer(g.cons);
     if (cli_kafka_assign_end(g.cons, g.reply_topic)) goto out;
 
+    if (warmup > 0) {
+        const char *main_prefix = g.prefix;
+        int64_t n = g.n;
+        g.prefix = warm_prefix;
+        g.prefix_len = strlen(warm_prefix);
+        g.n = warmup;
+        if (run(&g, &cr, 0, 0, timeout_s, 0)) goto out;
+        if (g.answered < g.n) {
+            fprintf(stderr, "dllm loadgen: %lld of %lld warm-up replies missing after %.0f s; "
+                            "is a worker consuming %s?\n", (long long)(g.n - g.answered),
+                    (long long)g.n, timeout_s, g.topic);
+            goto out;
+        }
+        memset(g.req, 0, (size_t)warmup * sizeof *g.req);
+        g.sent = g.answered = g.dups = g.errors = g.foreign = g.not_delivered = 0;
+        g.first_send_ns = g.last_reply_ns = 0;
+        g.prefix = main_prefix;
+        g.n = n;
+    }
+    g.prefix_len = strlen(g.prefix);
     if (run(&g, &cr, rate, max_inflight, timeout_s, linger_ms)) goto out;
     report(&g, rate, json);
     fflush(stdout);
