@@ -1247,6 +1247,9 @@ dllm_status dllm_kafka_worker_new(const dllm_kafka_deps *d, dllm_kafka_worker **
         conf_set(cc, "auto.offset.reset", "earliest", err, errn) ||
         conf_set(cc, "queued.max.messages.kbytes", "1024", err, errn) ||
         conf_set(cc, "queued.min.messages", "1000", err, errn) ||
+        /* a resumed partition's first fetch waits for the one in flight, which the broker
+         * holds up to this long when it finds no data (docs/worker.md, Backpressure) */
+        conf_set(cc, "fetch.wait.max.ms", "100", err, errn) ||
         conf_set(cc, "statistics.interval.ms", num, err, errn) ||
         conf_set(cc, "client.id", cfg->worker_id, err, errn) ||
         (cfg->group_instance_id &&
