@@ -64,7 +64,7 @@ typedef struct job {
     size_t n_prompt;
     void *key;
     size_t key_len;
-    void *orig; /* original bytes while in the backlog */
+    void *orig; /* the request's original bytes (dead letter if the reply is refused) */
     size_t orig_len;
     int64_t t_recv, t_submit; /* monotonic ms */
     int64_t ovh_ns;           /* worker time spent on it so far (engine excluded) */
@@ -80,6 +80,8 @@ typedef struct ticket {
     int is_reply;
     int observe;       /* record ovh_ns in the overhead histogram on delivery */
     int64_t ovh_ns;    /* worker time spent on the request before delivery */
+    void *orig;        /* replies: the request's bytes, dead-lettered if the reply is refused */
+    size_t orig_len;
 } ticket;
 
 /* Open-addressing hash set of jobs (linear probing, backward-shift deletion), keyed by
@@ -420,6 +422,7 @@ static void ticket_free(ticket *t)
     if (t == NULL) return;
     free(t->srcs);
     free(t->request_id);
+    free(t->orig);
     free(t);
 }
 
@@ -485,8 +488,9 @@ static int produce(dllm_kafka_worker *w, const char *topic, const void *val, siz
                    const void *key, size_t key_len, rd_kafka_headers_t *hdrs, ticket *t,
                    int take_refs);
 
-/* A message that the cluster will never accept (unknown topic, too large, ...). A reply is
- * dead-lettered instead (its bytes, with the reason in the headers), so the request is
+/* A message that the cluster will never accept (unknown topic, too large, ...). Instead of
+ * a refused reply the request's original bytes are dead-lettered (the reply's bytes when
+ * the request's are not at hand), with the reason in the headers, so the request is
  * neither lost silently nor retried forever; its records move on once the dead letter is
  * delivered. A dead letter that cannot be delivered either is logged, counted
  * (dllm_kafka_undeliverable_total) and released, so that the partition cannot stall. */
@@ -524,7 +528,14 @@ static void undeliverable(dllm_kafka_worker *w, const char *topic, const void *p
     nt->is_reply = 0;
     nt->mark_answered = 0;
     nt->observe = 0;
-    free(t);
+    nt->orig = NULL;
+    if (t->orig != NULL) {
+        payload = t->orig;
+        len = t->orig_len;
+        rd_kafka_header_add(h, "dllm-dead-letter-content", -1, "request", -1);
+    } else {
+        rd_kafka_header_add(h, "dllm-dead-letter-content", -1, "reply", -1);
+    }
     rd_kafka_header_add(h, "dllm-source-topic", -1, w->cfg->requests_topic, -1);
     if (nt->n_srcs > 0) {
         snprintf(num, sizeof num, "%d", (int)nt->srcs[0].partition);
@@ -541,6 +552,8 @@ static void undeliverable(dllm_kafka_worker *w, const char *topic, const void *p
         queue_retry(w, dlq, payload, len, key, key_len, h, nt);
     else
         produce(w, dlq, payload, len, key, key_len, h, nt, 0);
+    free(t->orig); /* after the produce: payload may point into it */
+    free(t);
 }
 
 /* Produces; takes ownership of hdrs and t in every case. take_refs: add one reference per
@@ -651,7 +664,8 @@ static ticket *ticket_new(const src_key *srcs, size_t n, const char *request_id,
  * On failure (out of memory) the records are pinned and the worker stops. */
 static void send_reply(dllm_kafka_worker *w, const dllm_gen_request *req, dllm_response *r,
                        const void *key, size_t key_len, const src_key *srcs, size_t n_srcs,
-                       int mark_answered, int64_t ovh_ns, int observe)
+                       int mark_answered, int64_t ovh_ns, int observe, const void *orig,
+                       size_t orig_len)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -669,6 +683,11 @@ static void send_reply(dllm_kafka_worker *w, const dllm_gen_request *req, dllm_r
     t = ticket_new(srcs, n_srcs, req->request_id, mark_answered, 1);
     h = rd_kafka_headers_new(4);
     if (t == NULL || h == NULL) goto nomem;
+    if (orig != NULL) {
+        t->orig = memdup(orig, orig_len);
+        t->orig_len = orig_len;
+        if (t->orig == NULL) goto nomem;
+    }
     rd_kafka_header_add(h, "correlation-id", -1, req->request_id, -1);
     rd_kafka_header_add(h, "content-type", -1, "application/x-protobuf; dllm.v1.GenerateResponse",
                         -1);
@@ -721,7 +740,8 @@ static void fail_request(dllm_kafka_worker *w, const dllm_gen_request *req, cons
         r.error_message = msg;
         r.retryable = code == DLLM_ERRC_UNAVAILABLE || code == DLLM_ERRC_INTERNAL;
         /* error replies are not marked answered: a corrected resubmission may reuse the id */
-        send_reply(w, req, &r, o->key, o->key_len, k, 1, 0, 0, 0);
+        send_reply(w, req, &r, o->key, o->key_len, k, 1, 0, 0, 0,
+                   dllm_errc_is_poison(code) ? NULL : o->payload, o->len);
     }
     if (dllm_errc_is_poison(code)) {
         rd_kafka_headers_t *h = rd_kafka_headers_new(8);
@@ -957,7 +977,7 @@ static void finish_job(dllm_kafka_worker *w, job *j, dllm_result *res, int64_t t
     r.worker_ms = (double)j->ovh_ns / 1e6;
     /* one reply answers every absorbed redelivery too; their records are released with it */
     send_reply(w, &j->req, &r, j->key, j->key_len, j->srcs, j->n_srcs, r.error == DLLM_ERRC_NONE,
-               j->ovh_ns, r.error == DLLM_ERRC_NONE);
+               j->ovh_ns, r.error == DLLM_ERRC_NONE, j->orig, j->orig_len);
     for (size_t i = 0; i < j->n_srcs; i++) rec_unref(w, &j->srcs[i]);
     free(text);
 }
@@ -1076,8 +1096,6 @@ static void pump(dllm_kafka_worker *w)
             continue;
         }
         j->t_submit = dllm_mono_ms();
-        free(j->orig);
-        j->orig = NULL;
         if (jmap_put(&w->tags, j) == 0) {
             j->in_tags = 1;
         } else {
