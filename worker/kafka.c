@@ -82,16 +82,22 @@ typedef struct ticket {
     int64_t ovh_ns;    /* worker time spent on the request before delivery */
     void *orig;        /* replies: the request's bytes, dead-lettered if the reply is refused */
     size_t orig_len;
+    int in_answering;  /* in w->answering (a result reply in delivery) */
 } ticket;
 
-/* Open-addressing hash set of jobs (linear probing, backward-shift deletion), keyed by
- * request id (ids: every job in the backlog or active) or by tag (tags: active jobs), so
- * that duplicate detection and result lookup stay O(1) with thousands of jobs queued. */
-typedef struct jmap {
-    struct job **v;
+/* Open-addressing hash set (linear probing, backward-shift deletion) of pointers with
+ * their hashes, so that duplicate detection and result lookup stay O(1) with thousands of
+ * jobs queued: jobs by request id (every job in the backlog or active) and by tag (active
+ * jobs), reply tickets by request id (results whose delivery is not confirmed yet). */
+typedef struct hmap_ent {
+    uint64_t h;
+    void *p; /* NULL: empty slot */
+} hmap_ent;
+
+typedef struct hmap {
+    hmap_ent *v;
     size_t cap, n; /* cap: 0 or a power of two */
-    int by_tag;
-} jmap;
+} hmap;
 
 /* A produce to redo from the main loop (queued by a delivery report). */
 typedef struct retry {
@@ -111,7 +117,8 @@ struct dllm_kafka_worker {
     size_t n_parts;
     uint64_t gen_counter, next_tag;
     job *active;                    /* submitted to the scheduler (doubly linked) */
-    jmap ids, tags;                 /* job lookup by request id / by tag */
+    hmap ids, tags;                 /* job lookup by request id / by tag */
+    hmap answering;                 /* result tickets in delivery, by request id */
     int64_t next_deadline_scan;     /* unix ms */
     job *backlog, *backlog_tail;    /* waiting for the scheduler */
     size_t n_backlog;
@@ -302,22 +309,17 @@ static uint64_t hash_u64(uint64_t x)
     return x;
 }
 
-static uint64_t jmap_hash(const jmap *m, const job *j)
-{
-    return m->by_tag ? hash_u64(j->tag) : j->id_hash;
-}
-
-static int jmap_put(jmap *m, job *j)
+static int hmap_put(hmap *m, uint64_t h, void *p)
 {
     size_t mask;
     if ((m->n + 1) * 2 > m->cap) {
         size_t nc = m->cap ? m->cap * 2 : 64;
-        job **nv = calloc(nc, sizeof *nv);
+        hmap_ent *nv = calloc(nc, sizeof *nv);
         if (nv == NULL) return -1;
         for (size_t i = 0; i < m->cap; i++) {
             size_t k;
-            if (m->v[i] == NULL) continue;
-            for (k = jmap_hash(m, m->v[i]) & (nc - 1); nv[k]; k = (k + 1) & (nc - 1)) {
+            if (m->v[i].p == NULL) continue;
+            for (k = m->v[i].h & (nc - 1); nv[k].p; k = (k + 1) & (nc - 1)) {
             }
             nv[k] = m->v[i];
         }
@@ -326,66 +328,74 @@ static int jmap_put(jmap *m, job *j)
         m->cap = nc;
     }
     mask = m->cap - 1;
-    for (size_t k = jmap_hash(m, j) & mask;; k = (k + 1) & mask) {
-        if (m->v[k] == NULL) {
-            m->v[k] = j;
+    for (size_t k = h & mask;; k = (k + 1) & mask) {
+        if (m->v[k].p == NULL) {
+            m->v[k].h = h;
+            m->v[k].p = p;
             m->n++;
             return 0;
         }
     }
 }
 
-static void jmap_del(jmap *m, const job *j)
+static void hmap_del(hmap *m, uint64_t h, const void *p)
 {
     size_t mask, i, k;
     if (m->cap == 0) return;
     mask = m->cap - 1;
-    for (i = jmap_hash(m, j) & mask; m->v[i] != j; i = (i + 1) & mask)
-        if (m->v[i] == NULL) return; /* not there */
-    m->v[i] = NULL;
+    for (i = h & mask; m->v[i].p != p; i = (i + 1) & mask)
+        if (m->v[i].p == NULL) return; /* not there */
+    m->v[i].p = NULL;
     m->n--;
     /* backward shift: move later entries of the run into the hole when their home allows */
-    for (k = (i + 1) & mask; m->v[k] != NULL; k = (k + 1) & mask) {
-        size_t home = jmap_hash(m, m->v[k]) & mask;
+    for (k = (i + 1) & mask; m->v[k].p != NULL; k = (k + 1) & mask) {
+        size_t home = m->v[k].h & mask;
         int movable = i <= k ? (home <= i || home > k) : (home <= i && home > k);
         if (movable) {
             m->v[i] = m->v[k];
-            m->v[k] = NULL;
+            m->v[k].p = NULL;
             i = k;
         }
     }
 }
 
-static job *jmap_get_id(const jmap *m, const char *id)
+/* The entry with hash h for which eq(entry, key) holds, or NULL. */
+static void *hmap_get(const hmap *m, uint64_t h, int (*eq)(const void *, const void *),
+                      const void *key)
 {
-    uint64_t h;
     if (m->cap == 0) return NULL;
-    h = hash_str(id);
-    for (size_t k = h & (m->cap - 1); m->v[k]; k = (k + 1) & (m->cap - 1))
-        if (m->v[k]->id_hash == h && strcmp(m->v[k]->req.request_id, id) == 0) return m->v[k];
+    for (size_t k = h & (m->cap - 1); m->v[k].p; k = (k + 1) & (m->cap - 1))
+        if (m->v[k].h == h && eq(m->v[k].p, key)) return m->v[k].p;
     return NULL;
 }
 
-static job *jmap_get_tag(const jmap *m, uint64_t tag)
+static int job_has_id(const void *j, const void *id)
 {
-    if (m->cap == 0) return NULL;
-    for (size_t k = hash_u64(tag) & (m->cap - 1); m->v[k]; k = (k + 1) & (m->cap - 1))
-        if (m->v[k]->tag == tag) return m->v[k];
-    return NULL;
+    return strcmp(((const job *)j)->req.request_id, id) == 0;
+}
+
+static int job_has_tag(const void *j, const void *tag)
+{
+    return ((const job *)j)->tag == *(const uint64_t *)tag;
+}
+
+static int ticket_has_id(const void *t, const void *id)
+{
+    return strcmp(((const ticket *)t)->request_id, id) == 0;
 }
 
 /* A job in the backlog or active with this request id, or NULL. */
 static job *job_find_active(dllm_kafka_worker *w, const char *request_id)
 {
-    return jmap_get_id(&w->ids, request_id);
+    return hmap_get(&w->ids, hash_str(request_id), job_has_id, request_id);
 }
 
 /* Forgets a job that left the backlog or the active list, and frees it. */
 static void job_drop(dllm_kafka_worker *w, job *j)
 {
     if (j == NULL) return;
-    if (j->in_ids) jmap_del(&w->ids, j);
-    if (j->in_tags) jmap_del(&w->tags, j);
+    if (j->in_ids) hmap_del(&w->ids, j->id_hash, j);
+    if (j->in_tags) hmap_del(&w->tags, hash_u64(j->tag), j);
     job_free(j);
 }
 
@@ -426,8 +436,17 @@ static void ticket_free(ticket *t)
     free(t);
 }
 
+/* Takes a result ticket out of w->answering (its delivery is settled or abandoned). */
+static void ticket_forget(dllm_kafka_worker *w, ticket *t)
+{
+    if (!t->in_answering) return;
+    hmap_del(&w->answering, hash_str(t->request_id), t);
+    t->in_answering = 0;
+}
+
 static void ticket_release(dllm_kafka_worker *w, ticket *t)
 {
+    ticket_forget(w, t);
     for (size_t i = 0; i < t->n_srcs; i++) rec_unref(w, &t->srcs[i]);
     ticket_free(t);
 }
@@ -440,6 +459,7 @@ static void pin_and_stop(dllm_kafka_worker *w, ticket *t, const char *what)
 {
     logf_("%s; stopping (the request is left uncommitted and redelivered after restart)", what);
     w->fatal = 1;
+    ticket_forget(w, t);
     ticket_free(t); /* references deliberately not released */
 }
 
@@ -509,6 +529,7 @@ static void undeliverable(dllm_kafka_worker *w, const char *topic, const void *p
         ticket_release(w, t);
         return;
     }
+    ticket_forget(w, t); /* not answered: a redelivery runs again (and is dead-lettered) */
     if (dlq == NULL) {
         snprintf(dlq_default, sizeof dlq_default, "%s.dlq", w->cfg->requests_topic);
         dlq = dlq_default;
@@ -697,7 +718,12 @@ static void send_reply(dllm_kafka_worker *w, const dllm_gen_request *req, dllm_r
     t->observe = observe;
     t->ovh_ns = ovh_ns;
     /* the delivery report runs only when this thread polls the producer: t stays ours */
-    if (produce(w, topic, buf, len, key, key_len, h, t, 1) == 0) t->ovh_ns += mono_ns() - t0;
+    if (produce(w, topic, buf, len, key, key_len, h, t, 1) == 0) {
+        t->ovh_ns += mono_ns() - t0;
+        /* until the delivery is confirmed, a redelivery of the request joins this reply */
+        if (mark_answered && hmap_put(&w->answering, hash_str(t->request_id), t) == 0)
+            t->in_answering = 1;
+    }
     free(buf);
     return;
 nomem:
@@ -844,6 +870,22 @@ static void handle_message(dllm_kafka_worker *w, const rd_kafka_message_t *m)
         j = NULL;
         goto out;
     }
+    {
+        /* its result reply is in delivery: the reply answers this message too */
+        ticket *at = hmap_get(&w->answering, hash_str(req.request_id), ticket_has_id,
+                              req.request_id);
+        if (at != NULL) {
+            src_key *ns = realloc(at->srcs, (at->n_srcs + 1) * sizeof *ns);
+            dllm_metrics_add(w->d.metrics, DLLM_M_REQUESTS_DUPLICATE, 1);
+            if (ns == NULL) {
+                rec_unref(w, &k);
+            } else {
+                at->srcs = ns;
+                at->srcs[at->n_srcs++] = k; /* the processing reference moves to the reply */
+            }
+            goto out;
+        }
+    }
     if (dllm_dedupe_seen(w->d.dedupe, req.request_id)) {
         dllm_metrics_add(w->d.metrics, DLLM_M_REQUESTS_DUPLICATE, 1);
         if (w->cfg->verbose) logf_("request %s: already answered; skipped", req.request_id);
@@ -890,7 +932,7 @@ static void handle_message(dllm_kafka_worker *w, const rd_kafka_message_t *m)
     j->orig_len = m->len;
     j->id_hash = hash_str(j->req.request_id);
     if (job_add_src(j, &k) || (m->key && j->key == NULL) || (m->payload && j->orig == NULL) ||
-        jmap_put(&w->ids, j))
+        hmap_put(&w->ids, j->id_hash, j))
         goto nomem_job;
     j->in_ids = 1;
     j->ovh_ns = mono_ns() - t0;
@@ -984,7 +1026,7 @@ static void finish_job(dllm_kafka_worker *w, job *j, dllm_result *res, int64_t t
 
 static job *unlink_active(dllm_kafka_worker *w, uint64_t tag)
 {
-    job *j = jmap_get_tag(&w->tags, tag);
+    job *j = hmap_get(&w->tags, hash_u64(tag), job_has_tag, &tag);
     if (j == NULL) return NULL;
     if (j->prev) j->prev->next = j->next; else w->active = j->next;
     if (j->next) j->next->prev = j->prev;
@@ -1096,7 +1138,7 @@ static void pump(dllm_kafka_worker *w)
             continue;
         }
         j->t_submit = dllm_mono_ms();
-        if (jmap_put(&w->tags, j) == 0) {
+        if (hmap_put(&w->tags, hash_u64(j->tag), j) == 0) {
             j->in_tags = 1;
         } else {
             /* cannot track its result: cancel it and leave its records pinned */
@@ -1250,7 +1292,6 @@ dllm_status dllm_kafka_worker_new(const dllm_kafka_deps *d, dllm_kafka_worker **
     if (w == NULL) return DLLM_E_NOMEM;
     w->d = *d;
     w->cfg = cfg;
-    w->tags.by_tag = 1;
     atomic_store(&w->heartbeat, dllm_mono_ms());
 
     cc = rd_kafka_conf_new();
@@ -1324,6 +1365,7 @@ void dllm_kafka_worker_free(dllm_kafka_worker *w)
     }
     free(w->ids.v);
     free(w->tags.v);
+    free(w->answering.v);
     while (w->retries) {
         retry *r = w->retries;
         w->retries = r->next;
