@@ -11,10 +11,17 @@
  *   then in the active list until its result arrives. A job keeps the original bytes
  *   while in the backlog (a rejected submission is a poison message for the DLQ).
  * - Tickets ride on produced messages as msg_opaque: the records to release on delivery
- *   and, for results, the request id to mark answered. A failed delivery is re-produced
- *   from the delivery report (payload, key and headers copied) unless the error is
- *   permanent (unknown topic, message too large, ...), which is logged and released so
- *   the partition cannot stall forever.
+ *   and, for results, the request id to mark answered. A transiently failed delivery is
+ *   queued by the delivery report (payload, key and headers copied) and produced again by
+ *   the main loop; a reply refused for good (unknown topic, message too large, ...) dead-
+ *   letters the request's bytes instead; any other produce failure pins the records (no
+ *   offset stored past them) and stops the worker. Result tickets stay in a by-id set
+ *   until their delivery settles, so a redelivery consumed meanwhile joins the reply.
+ * - Jobs are found by request id and by tag in open-addressing hash sets (O(1) with
+ *   thousands queued); the engine thread wakes this thread (rd_kafka_queue_yield on the
+ *   consumer queue) when results are ready.
+ * - The per-request time of this thread's code is accumulated on the job and its reply
+ *   ticket and observed at delivery (dllm_worker_overhead_seconds).
  * - Threads: everything here runs on the thread in dllm_kafka_worker_run (delivery
  *   reports come from rd_kafka_poll/flush on that thread; the rebalance and statistics
  *   callbacks from rd_kafka_consumer_poll). Only heartbeat and joined are read elsewhere.
