@@ -23,12 +23,16 @@
 #include <stdint.h>
 
 #include "dllm/dllm.h"
+#include "metrics.h"
 
 typedef struct dllm_engine_loop dllm_engine_loop;
 
-/* Creates the scheduler over e (borrowed; must outlive the loop) and starts the thread. */
+/* Creates the scheduler over e (borrowed; must outlive the loop) and starts the thread.
+ * metrics (borrowed, may be NULL) receives the time of every step
+ * (dllm_time_per_step_seconds). */
 dllm_status dllm_engine_loop_new(dllm_engine *e, const dllm_sched_config *c,
-                                 dllm_engine_loop **out, char *err, size_t errn);
+                                 dllm_metrics *metrics, dllm_engine_loop **out, char *err,
+                                 size_t errn);
 /* Stops the thread (after its current step) and frees the scheduler; NULL is a no-op. */
 void dllm_engine_loop_free(dllm_engine_loop *l);
 

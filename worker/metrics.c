@@ -331,6 +331,8 @@ static void render_cache(sbuf *b, const dllm_metrics *m)
          "forwards), by cache policy."},
         {"dllm_cache_rows_reused_total",
          "Layer rows served from the feature cache instead of recomputed, by cache policy."},
+        {"dllm_cache_rows_total",
+         "Layer rows a cache-less forward computes (computed + reused), by cache policy."},
         {"dllm_flops_total", "Matmul FLOPs spent by finished requests, by cache policy."},
         {"dllm_flops_saved_total",
          "Matmul FLOPs the cache saved (a cache-less run of the same forwards minus the "
@@ -346,7 +348,8 @@ static void render_cache(sbuf *b, const dllm_metrics *m)
             case 0: v = (double)m->cache[p].requests; break;
             case 1: v = m->cache[p].rows_computed; break;
             case 2: v = m->cache[p].rows_all - m->cache[p].rows_computed; break;
-            case 3: v = m->cache[p].flops; break;
+            case 3: v = m->cache[p].rows_all; break;
+            case 4: v = m->cache[p].flops; break;
             default: v = m->cache[p].flops_none - m->cache[p].flops; break;
             }
             sb_printf(b, "%s{model_name=\"%s\",policy=\"%s\"} %.17g\n", fam[f].name, m->model,
@@ -444,6 +447,8 @@ dllm_status dllm_metrics_render(dllm_metrics *m, char **out, size_t *len)
                 "The worker's own time per answered request, engine excluded: decode, validate, "
                 "tokenize, dedupe, admit, result decode, encode, produce, delivery report and "
                 "offset store.", DLLM_H_OVERHEAD);
+    render_hist(&b, m, "dllm_time_per_step_seconds",
+                "One denoising step of the running batch (all its sequences).", DLLM_H_STEP);
     render_cache(&b, m);
     pthread_mutex_unlock(&m->mu);
     if (b.oom) {

@@ -62,6 +62,7 @@ typedef enum dllm_hist {
     DLLM_H_FIRST_STEP, /* receipt -> first denoising step done (time to first block) */
     DLLM_H_OVERHEAD,   /* the worker's own code per request, engine excluded (fine buckets:
                         * 10 us .. 100 ms) */
+    DLLM_H_STEP,       /* one dllm_sched_step of a non-empty batch (engine thread) */
     DLLM_H_HIST_COUNT
 } dllm_hist;
 

@@ -38,8 +38,11 @@ n_cache=$(metric "$WPORT" 'dllm_cache_requests_total{model_name="llada-tiny",pol
 [ "$n_cache" -eq 200 ] || fail "dllm_cache_requests_total{policy=none} = $n_cache, want 200"
 rows=$(metric "$WPORT" 'dllm_cache_rows_computed_total{model_name="llada-tiny",policy="none"}')
 reused=$(metric "$WPORT" 'dllm_cache_rows_reused_total{model_name="llada-tiny",policy="none"}')
-$PY -c "import sys; r, u = float(sys.argv[1]), float(sys.argv[2]); sys.exit(0 if r > 0 and u == 0 else 1)" \
-    "$rows" "$reused" || fail "policy none: rows computed $rows, reused $reused"
+total=$(metric "$WPORT" 'dllm_cache_rows_total{model_name="llada-tiny",policy="none"}')
+$PY -c "import sys; r, u, t = map(float, sys.argv[1:]); sys.exit(0 if r > 0 and u == 0 and t == r else 1)" \
+    "$rows" "$reused" "$total" || fail "policy none: rows computed $rows, reused $reused, total $total"
+steps=$(metric "$WPORT" dllm_time_per_step_seconds_count)
+[ "$steps" -ge 1 ] || fail "dllm_time_per_step_seconds counted no step"
 
 # a dLLM-Cache request reuses rows: reused > 0 and FLOPs saved > 0 for policy dllm (after
 # 2 warm-up requests, left out of the summary)

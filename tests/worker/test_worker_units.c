@@ -243,6 +243,7 @@ START_TEST(test_metrics_overhead_and_cache)
     ck_assert_ptr_nonnull(strstr(txt, "dllm_cache_rows_reused_total{model_name=\"m\",policy=\"none\"} 0\n"));
     ck_assert_ptr_nonnull(strstr(txt, "dllm_cache_rows_computed_total{model_name=\"m\",policy=\"dllm\"} 260\n"));
     ck_assert_ptr_nonnull(strstr(txt, "dllm_cache_rows_reused_total{model_name=\"m\",policy=\"dllm\"} 340\n"));
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_cache_rows_total{model_name=\"m\",policy=\"dllm\"} 600\n"));
     ck_assert_ptr_nonnull(strstr(txt, "dllm_flops_saved_total{model_name=\"m\",policy=\"dllm\"} 1200000\n"));
     ck_assert_ptr_nonnull(strstr(txt, "dllm_flops_total{model_name=\"m\",policy=\"none\"} 1000000\n"));
     ck_assert_ptr_null(strstr(txt, "policy=\"prefix\"")); /* unused policies: no series */
