@@ -60,5 +60,18 @@ for prompt in "What is 17 + 25?" "What is 40 - 8?" "Copy: a b c"; do
     --prompt "$prompt" --gen-length 32 --steps 32 --block-length 8 --cache dllm "$@"
 done
 
+curl -sf "http://127.0.0.1:$http_port/metrics" > "$work/metrics" || true
 echo "== worker metrics"
-curl -sf "http://127.0.0.1:$http_port/metrics" | grep -E '^dllm_' | grep -vE '_bucket|} 0$' || true
+grep -E '^dllm_' "$work/metrics" | grep -vE '_bucket|} 0$|^dllm_(cache|flops)_' || true
+echo "== cache use (dllm_cache_* and dllm_flops_*, by policy)"
+grep -E '^dllm_(cache|flops)_' "$work/metrics" || true
+awk '
+/^dllm_cache_rows_computed_total/ { match($0, /policy="[^"]*"/); c[substr($0, RSTART + 8, RLENGTH - 9)] = $NF }
+/^dllm_cache_rows_reused_total/   { match($0, /policy="[^"]*"/); r[substr($0, RSTART + 8, RLENGTH - 9)] = $NF }
+/^dllm_flops_total/               { match($0, /policy="[^"]*"/); f[substr($0, RSTART + 8, RLENGTH - 9)] = $NF }
+/^dllm_flops_saved_total/         { match($0, /policy="[^"]*"/); s[substr($0, RSTART + 8, RLENGTH - 9)] = $NF }
+END {
+  for (p in c)
+    printf "policy %s: %.1f%% of layer rows reused from the cache, %.1f%% of matmul FLOPs saved\n",
+           p, 100 * r[p] / (c[p] + r[p]), 100 * s[p] / (f[p] + s[p])
+}' "$work/metrics"

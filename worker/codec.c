@@ -182,6 +182,23 @@ static int apply_params(const Dllm__V1__GenerateRequest *m, const dllm_codec_lim
         if (g->has_logits_eos_inf) p->logits_eos_inf = g->logits_eos_inf ? 1 : 0;
         if (g->has_confidence_eos_eot_inf)
             p->confidence_eos_eot_inf = g->confidence_eos_eot_inf ? 1 : 0;
+        if (g->has_threshold) {
+            if (!finite_in(g->threshold, 0.0, 1.0)) {
+                set_msg(msg, msgn, "params.threshold = %g: must be a finite number in [0, 1] "
+                        "(0 = off)", (double)g->threshold);
+                return -1;
+            }
+            p->threshold = g->threshold;
+        }
+        if (g->has_factor) {
+            if (!finite_in(g->factor, 0.0, 1e6)) {
+                set_msg(msg, msgn, "params.factor = %g: must be a finite number >= 0 (0 = off)",
+                        (double)g->factor);
+                return -1;
+            }
+            p->factor = g->factor;
+        }
+        if (g->has_early_stop) p->early_stop = g->early_stop ? 1 : 0;
     }
     if (c != NULL) {
         if (c->has_policy) {
@@ -189,6 +206,10 @@ static int apply_params(const Dllm__V1__GenerateRequest *m, const dllm_codec_lim
             case DLLM__V1__CACHE_POLICY__CACHE_POLICY_UNSPECIFIED: break;
             case DLLM__V1__CACHE_POLICY__CACHE_POLICY_NONE: p->cache = DLLM_CACHE_NONE; break;
             case DLLM__V1__CACHE_POLICY__CACHE_POLICY_DLLM: p->cache = DLLM_CACHE_DLLM; break;
+            case DLLM__V1__CACHE_POLICY__CACHE_POLICY_PREFIX: p->cache = DLLM_CACHE_PREFIX; break;
+            case DLLM__V1__CACHE_POLICY__CACHE_POLICY_DUAL: p->cache = DLLM_CACHE_DUAL; break;
+            case DLLM__V1__CACHE_POLICY__CACHE_POLICY_SPARSE: p->cache = DLLM_CACHE_SPARSE; break;
+            case DLLM__V1__CACHE_POLICY__CACHE_POLICY_D2: p->cache = DLLM_CACHE_D2; break;
             default:
                 set_msg(msg, msgn, "cache.policy = %d: unknown value", (int)c->policy);
                 return -1;
@@ -223,6 +244,51 @@ static int apply_params(const Dllm__V1__GenerateRequest *m, const dllm_codec_lim
             }
             p->cache_params.cfg_interval = c->cfg_interval;
         }
+        /* policy parameters: ranges here, combinations in dllm_gen_params_validate */
+        if (c->has_keep_ratio) {
+            if (!finite_in(c->keep_ratio, 0.0, 1.0) || c->keep_ratio <= 0.0) {
+                set_msg(msg, msgn, "cache.keep_ratio = %g: must be in (0, 1]", c->keep_ratio);
+                return -1;
+            }
+            p->cache_params.keep_ratio = c->keep_ratio;
+        }
+        if (c->has_kernel) {
+            if (c->kernel < 1 || c->kernel % 2 == 0) {
+                set_msg(msg, msgn, "cache.kernel = %d: must be odd and >= 1", (int)c->kernel);
+                return -1;
+            }
+            p->cache_params.kernel = c->kernel;
+        }
+        if (c->has_d2_k) {
+            if (c->d2_k < 1) {
+                set_msg(msg, msgn, "cache.d2_k = %d: must be >= 1", (int)c->d2_k);
+                return -1;
+            }
+            p->cache_params.d2_k = c->d2_k;
+        }
+        if (c->has_d2_p) {
+            if (!finite_in(c->d2_p, 0.0, 1.0)) {
+                set_msg(msg, msgn, "cache.d2_p = %g: must be in [0, 1]", c->d2_p);
+                return -1;
+            }
+            p->cache_params.d2_p = c->d2_p;
+        }
+        if (c->has_d2_sigma) {
+            if (!finite_in(c->d2_sigma, 0.0, 1e6) || c->d2_sigma <= 0.0) {
+                set_msg(msg, msgn, "cache.d2_sigma = %g: must be a finite number > 0",
+                        c->d2_sigma);
+                return -1;
+            }
+            p->cache_params.d2_sigma = c->d2_sigma;
+        }
+        if (c->has_d2_inflate) {
+            if (c->d2_inflate < 0) {
+                set_msg(msg, msgn, "cache.d2_inflate = %d: must be >= 0", (int)c->d2_inflate);
+                return -1;
+            }
+            p->cache_params.d2_inflate = c->d2_inflate;
+        }
+        if (c->has_d2_prior) p->cache_params.d2_prior = c->d2_prior ? 1 : 0;
         if (c->cache_salt != NULL && strlen(c->cache_salt) > MAX_SALT) {
             set_msg(msg, msgn, "cache.cache_salt: longer than %d bytes", MAX_SALT);
             return -1;
@@ -526,6 +592,9 @@ dllm_status dllm_response_encode(const dllm_response *r, uint8_t **buf, size_t *
         tm.queue_ms = r->queue_ms;
         tm.first_step_ms = r->first_step_ms;
         tm.total_ms = r->total_ms;
+        tm.has_worker_ms = tm.has_engine_ms = 1;
+        tm.worker_ms = r->worker_ms;
+        tm.engine_ms = r->engine_ms;
         res.timings = &tm;
         res.has_steps = res.has_forwards = 1;
         res.steps = r->steps;

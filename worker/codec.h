@@ -131,6 +131,7 @@ typedef struct dllm_response {
     dllm_finish finish_reason;
     int32_t prompt_tokens, completion_tokens, cached_prompt_tokens;
     double queue_ms, first_step_ms, total_ms;
+    double worker_ms, engine_ms; /* worker code (engine excluded) and engine time */
     int32_t steps, forwards;
     const char *worker_id;
     const char *model_id;

@@ -21,7 +21,9 @@
  * DESIGN
  * ------
  * - No signal handler and no global: SIGTERM/SIGINT are blocked and collected with
- *   sigtimedwait() between polls of standard input.
+ *   sigtimedwait() between polls of standard input. Standard input is unbuffered: with
+ *   stdio buffering, two commands arriving together were read at once and the second one
+ *   sat in the buffer, unseen by poll(), until more input came.
  * - The mock API is experimental in librdkafka 2.0.2 (no Admin API; topics must be created
  *   here); see docs/worker.md.
  *
@@ -51,14 +53,20 @@ static void usage(FILE *f)
             "stdin: 'inject APIKEY ERROR COUNT', 'down ID', 'up ID', 'rtt ID MS'.\n");
 }
 
-/* librdkafka error code from its name ("NOT_ENOUGH_REPLICAS", "_TRANSPORT"); 0 if none. */
+/* librdkafka error code from its name ("NOT_ENOUGH_REPLICAS", "_TRANSPORT"); 0 if none.
+ * Kafka's current names that librdkafka 2.0.2 spells the old way are accepted too. */
 static int err_from_name(const char *name, rd_kafka_resp_err_t *out)
 {
+    static const char *const alias[][2] = {
+        {"NOT_LEADER_OR_FOLLOWER", "NOT_LEADER_FOR_PARTITION"},
+    };
     const struct rd_kafka_err_desc *descs = NULL;
     size_t n = 0;
     const char *nm = name;
 
     if (strncmp(nm, "RD_KAFKA_RESP_ERR_", 18) == 0) nm += 18;
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+        if (strcmp(nm, alias[i][0]) == 0) nm = alias[i][1];
     rd_kafka_get_err_descs(&descs, &n);
     for (size_t i = 0; i < n; i++) {
         if (descs[i].name != NULL && strcmp(descs[i].name, nm) == 0) {
@@ -209,6 +217,7 @@ int main(int argc, char **argv)
         }
     }
 
+    setvbuf(stdin, NULL, _IONBF, 0);
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);

@@ -5,6 +5,8 @@
  * - `work` counts submissions not yet seen by the thread; the thread steps while the
  *   scheduler reports active requests and otherwise waits on `cv` for at most a second
  *   (the heartbeat keeps ticking while idle).
+ * - After a step that completed requests the notify callback (if any) runs under `mu`,
+ *   so unregistering it (under `mu`) waits for a call in flight.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -26,6 +28,9 @@ struct dllm_engine_loop {
     uint64_t work;  /* guarded by mu: submissions/cancels since the thread last looked */
     atomic_llong heartbeat;
     atomic_int fatal;
+    dllm_metrics *metrics;  /* may be NULL; set before the thread starts */
+    void (*notify)(void *); /* guarded by mu */
+    void *notify_arg;
 };
 
 int64_t dllm_mono_ms(void)
@@ -39,6 +44,8 @@ static void *loop_main(void *arg)
 {
     dllm_engine_loop *l = arg;
     size_t active = 0;
+    uint64_t done_before = 0, steps_before = 0;
+    struct timespec t0, t1;
 
     for (;;) {
         dllm_status rc;
@@ -56,8 +63,28 @@ static void *loop_main(void *arg)
             break;
         }
         pthread_mutex_unlock(&l->mu);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         rc = dllm_sched_step(l->sched, &active);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         atomic_store(&l->heartbeat, dllm_mono_ms());
+        {
+            dllm_sched_stats st;
+            uint64_t done;
+            dllm_sched_stats_get(l->sched, &st);
+            if (st.steps != steps_before) { /* a batch ran */
+                steps_before = st.steps;
+                dllm_metrics_observe(l->metrics, DLLM_H_STEP,
+                                     (double)(t1.tv_sec - t0.tv_sec) +
+                                         (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+            }
+            done = st.finished; /* cancelled ones included */
+            if (done != done_before) {
+                done_before = done;
+                pthread_mutex_lock(&l->mu);
+                if (l->notify) l->notify(l->notify_arg);
+                pthread_mutex_unlock(&l->mu);
+            }
+        }
         if (rc == DLLM_E_DEVICE_LOST) {
             fprintf(stderr, "dllm-worker: engine: device lost; stopping the engine loop\n");
             atomic_store(&l->fatal, 1);
@@ -70,7 +97,8 @@ static void *loop_main(void *arg)
 }
 
 dllm_status dllm_engine_loop_new(dllm_engine *e, const dllm_sched_config *c,
-                                 dllm_engine_loop **out, char *err, size_t errn)
+                                 dllm_metrics *metrics, dllm_engine_loop **out, char *err,
+                                 size_t errn)
 {
     dllm_status rc;
     dllm_engine_loop *l = calloc(1, sizeof *l);
@@ -80,6 +108,7 @@ dllm_status dllm_engine_loop_new(dllm_engine *e, const dllm_sched_config *c,
         snprintf(err, errn, "out of memory");
         return DLLM_E_NOMEM;
     }
+    l->metrics = metrics;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     atomic_store(&l->heartbeat, dllm_mono_ms());
@@ -150,6 +179,14 @@ void dllm_engine_loop_stats(dllm_engine_loop *l, dllm_sched_stats *out)
 size_t dllm_engine_loop_slot_list(dllm_engine_loop *l, dllm_slot_info *out, size_t cap)
 {
     return dllm_sched_slot_list(l->sched, out, cap);
+}
+
+void dllm_engine_loop_set_notify(dllm_engine_loop *l, void (*fn)(void *), void *arg)
+{
+    pthread_mutex_lock(&l->mu);
+    l->notify = fn;
+    l->notify_arg = arg;
+    pthread_mutex_unlock(&l->mu);
 }
 
 int64_t dllm_engine_loop_heartbeat_ms(dllm_engine_loop *l)

@@ -23,12 +23,16 @@
 #include <stdint.h>
 
 #include "dllm/dllm.h"
+#include "metrics.h"
 
 typedef struct dllm_engine_loop dllm_engine_loop;
 
-/* Creates the scheduler over e (borrowed; must outlive the loop) and starts the thread. */
+/* Creates the scheduler over e (borrowed; must outlive the loop) and starts the thread.
+ * metrics (borrowed, may be NULL) receives the time of every step
+ * (dllm_time_per_step_seconds). */
 dllm_status dllm_engine_loop_new(dllm_engine *e, const dllm_sched_config *c,
-                                 dllm_engine_loop **out, char *err, size_t errn);
+                                 dllm_metrics *metrics, dllm_engine_loop **out, char *err,
+                                 size_t errn);
 /* Stops the thread (after its current step) and frees the scheduler; NULL is a no-op. */
 void dllm_engine_loop_free(dllm_engine_loop *l);
 
@@ -39,6 +43,12 @@ int dllm_engine_loop_poll(dllm_engine_loop *l, dllm_result **out);
 void dllm_engine_loop_stats(dllm_engine_loop *l, dllm_sched_stats *out);
 /* The engine's held prompt slots (dllm_sched_slot_list); any thread. */
 size_t dllm_engine_loop_slot_list(dllm_engine_loop *l, dllm_slot_info *out, size_t cap);
+
+/* Registers fn(arg), called on the engine thread after a step that finished, cancelled or
+ * rejected at least one request (results are ready for dllm_engine_loop_poll), so that
+ * the consumer of results need not poll on a timer. fn must be quick and thread-safe.
+ * NULL unregisters; once this returns, no call to the previous fn is in flight. */
+void dllm_engine_loop_set_notify(dllm_engine_loop *l, void (*fn)(void *), void *arg);
 
 /* Monotonic ms of the loop's last iteration (it ticks at least once a second). */
 int64_t dllm_engine_loop_heartbeat_ms(dllm_engine_loop *l);

@@ -11,10 +11,17 @@
  *   then in the active list until its result arrives. A job keeps the original bytes
  *   while in the backlog (a rejected submission is a poison message for the DLQ).
  * - Tickets ride on produced messages as msg_opaque: the records to release on delivery
- *   and, for results, the request id to mark answered. A failed delivery is re-produced
- *   from the delivery report (payload, key and headers copied) unless the error is
- *   permanent (unknown topic, message too large, ...), which is logged and released so
- *   the partition cannot stall forever.
+ *   and, for results, the request id to mark answered. A transiently failed delivery is
+ *   queued by the delivery report (payload, key and headers copied) and produced again by
+ *   the main loop; a reply refused for good (unknown topic, message too large, ...) dead-
+ *   letters the request's bytes instead; any other produce failure pins the records (no
+ *   offset stored past them) and stops the worker. Result tickets stay in a by-id set
+ *   until their delivery settles, so a redelivery consumed meanwhile joins the reply.
+ * - Jobs are found by request id and by tag in open-addressing hash sets (O(1) with
+ *   thousands queued); the engine thread wakes this thread (rd_kafka_queue_yield on the
+ *   consumer queue) when results are ready.
+ * - The per-request time of this thread's code is accumulated on the job and its reply
+ *   ticket and observed at delivery (dllm_worker_overhead_seconds).
  * - Threads: everything here runs on the thread in dllm_kafka_worker_run (delivery
  *   reports come from rd_kafka_poll/flush on that thread; the rebalance and statistics
  *   callbacks from rd_kafka_consumer_poll). Only heartbeat and joined are read elsewhere.
@@ -55,17 +62,20 @@ typedef struct src_key {
 } src_key;
 
 typedef struct job {
-    struct job *next;
+    struct job *next, *prev; /* backlog (FIFO, next only) or active list */
     uint64_t tag, sched_id;
+    uint64_t id_hash;         /* of req.request_id */
+    int in_ids, in_tags;      /* entered in w->ids / w->tags */
     int deadline_hit;
     dllm_gen_request req;
     int32_t *prompt;
     size_t n_prompt;
     void *key;
     size_t key_len;
-    void *orig; /* original bytes while in the backlog */
+    void *orig; /* the request's original bytes (dead letter if the reply is refused) */
     size_t orig_len;
     int64_t t_recv, t_submit; /* monotonic ms */
+    int64_t ovh_ns;           /* worker time spent on it so far (engine excluded) */
     src_key *srcs;            /* [0] the message itself, then redeliveries absorbed */
     size_t n_srcs;
 } job;
@@ -73,9 +83,39 @@ typedef struct job {
 typedef struct ticket {
     src_key *srcs;
     size_t n_srcs;
-    char *answered_id; /* mark answered on delivery (results and error replies) */
+    char *request_id;  /* NULL when unknown */
+    int mark_answered; /* mark request_id answered on delivery (results) */
     int is_reply;
+    int observe;       /* record ovh_ns in the overhead histogram on delivery */
+    int64_t ovh_ns;    /* worker time spent on the request before delivery */
+    void *orig;        /* replies: the request's bytes, dead-lettered if the reply is refused */
+    size_t orig_len;
+    int in_answering;  /* in w->answering (a result reply in delivery) */
 } ticket;
+
+/* Open-addressing hash set (linear probing, backward-shift deletion) of pointers with
+ * their hashes, so that duplicate detection and result lookup stay O(1) with thousands of
+ * jobs queued: jobs by request id (every job in the backlog or active) and by tag (active
+ * jobs), reply tickets by request id (results whose delivery is not confirmed yet). */
+typedef struct hmap_ent {
+    uint64_t h;
+    void *p; /* NULL: empty slot */
+} hmap_ent;
+
+typedef struct hmap {
+    hmap_ent *v;
+    size_t cap, n; /* cap: 0 or a power of two */
+} hmap;
+
+/* A produce to redo from the main loop (queued by a delivery report). */
+typedef struct retry {
+    struct retry *next;
+    char *topic;
+    void *payload, *key;
+    size_t len, key_len;
+    rd_kafka_headers_t *hdrs;
+    ticket *t;
+} retry;
 
 struct dllm_kafka_worker {
     dllm_kafka_deps d;
@@ -84,9 +124,14 @@ struct dllm_kafka_worker {
     ptrack *parts;
     size_t n_parts;
     uint64_t gen_counter, next_tag;
-    job *active;                    /* submitted to the scheduler */
+    job *active;                    /* submitted to the scheduler (doubly linked) */
+    hmap ids, tags;                 /* job lookup by request id / by tag */
+    hmap answering;                 /* result tickets in delivery, by request id */
+    int64_t next_deadline_scan;     /* unix ms */
     job *backlog, *backlog_tail;    /* waiting for the scheduler */
     size_t n_backlog;
+    retry *retries, *retry_tail;    /* produces to redo (from delivery reports) */
+    rd_kafka_queue_t *cq;           /* the consumer queue (yielded by the engine thread) */
     int paused, draining;
     int fatal;
     atomic_int joined;
@@ -105,6 +150,13 @@ static void logf_(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int64_t unix_ms(void)
@@ -247,13 +299,112 @@ static void job_free(job *j)
     free(j);
 }
 
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t hash_u64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+static int hmap_put(hmap *m, uint64_t h, void *p)
+{
+    size_t mask;
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : 64;
+        hmap_ent *nv = calloc(nc, sizeof *nv);
+        if (nv == NULL) return -1;
+        for (size_t i = 0; i < m->cap; i++) {
+            size_t k;
+            if (m->v[i].p == NULL) continue;
+            for (k = m->v[i].h & (nc - 1); nv[k].p; k = (k + 1) & (nc - 1)) {
+            }
+            nv[k] = m->v[i];
+        }
+        free(m->v);
+        m->v = nv;
+        m->cap = nc;
+    }
+    mask = m->cap - 1;
+    for (size_t k = h & mask;; k = (k + 1) & mask) {
+        if (m->v[k].p == NULL) {
+            m->v[k].h = h;
+            m->v[k].p = p;
+            m->n++;
+            return 0;
+        }
+    }
+}
+
+static void hmap_del(hmap *m, uint64_t h, const void *p)
+{
+    size_t mask, i, k;
+    if (m->cap == 0) return;
+    mask = m->cap - 1;
+    for (i = h & mask; m->v[i].p != p; i = (i + 1) & mask)
+        if (m->v[i].p == NULL) return; /* not there */
+    m->v[i].p = NULL;
+    m->n--;
+    /* backward shift: move later entries of the run into the hole when their home allows */
+    for (k = (i + 1) & mask; m->v[k].p != NULL; k = (k + 1) & mask) {
+        size_t home = m->v[k].h & mask;
+        int movable = i <= k ? (home <= i || home > k) : (home <= i && home > k);
+        if (movable) {
+            m->v[i] = m->v[k];
+            m->v[k].p = NULL;
+            i = k;
+        }
+    }
+}
+
+/* The entry with hash h for which eq(entry, key) holds, or NULL. */
+static void *hmap_get(const hmap *m, uint64_t h, int (*eq)(const void *, const void *),
+                      const void *key)
+{
+    if (m->cap == 0) return NULL;
+    for (size_t k = h & (m->cap - 1); m->v[k].p; k = (k + 1) & (m->cap - 1))
+        if (m->v[k].h == h && eq(m->v[k].p, key)) return m->v[k].p;
+    return NULL;
+}
+
+static int job_has_id(const void *j, const void *id)
+{
+    return strcmp(((const job *)j)->req.request_id, id) == 0;
+}
+
+static int job_has_tag(const void *j, const void *tag)
+{
+    return ((const job *)j)->tag == *(const uint64_t *)tag;
+}
+
+static int ticket_has_id(const void *t, const void *id)
+{
+    return strcmp(((const ticket *)t)->request_id, id) == 0;
+}
+
+/* A job in the backlog or active with this request id, or NULL. */
 static job *job_find_active(dllm_kafka_worker *w, const char *request_id)
 {
-    for (job *j = w->active; j; j = j->next)
-        if (strcmp(j->req.request_id, request_id) == 0) return j;
-    for (job *j = w->backlog; j; j = j->next)
-        if (strcmp(j->req.request_id, request_id) == 0) return j;
-    return NULL;
+    return hmap_get(&w->ids, hash_str(request_id), job_has_id, request_id);
+}
+
+/* Forgets a job that left the backlog or the active list, and frees it. */
+static void job_drop(dllm_kafka_worker *w, job *j)
+{
+    if (j == NULL) return;
+    if (j->in_ids) hmap_del(&w->ids, j->id_hash, j);
+    if (j->in_tags) hmap_del(&w->tags, hash_u64(j->tag), j);
+    job_free(j);
 }
 
 static int job_add_src(job *j, const src_key *k)
@@ -271,6 +422,7 @@ static int permanent_error(rd_kafka_resp_err_t e)
 {
     switch (e) {
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
@@ -287,22 +439,165 @@ static void ticket_free(ticket *t)
 {
     if (t == NULL) return;
     free(t->srcs);
-    free(t->answered_id);
+    free(t->request_id);
+    free(t->orig);
     free(t);
+}
+
+/* Takes a result ticket out of w->answering (its delivery is settled or abandoned). */
+static void ticket_forget(dllm_kafka_worker *w, ticket *t)
+{
+    if (!t->in_answering) return;
+    hmap_del(&w->answering, hash_str(t->request_id), t);
+    t->in_answering = 0;
 }
 
 static void ticket_release(dllm_kafka_worker *w, ticket *t)
 {
+    ticket_forget(w, t);
     for (size_t i = 0; i < t->n_srcs; i++) rec_unref(w, &t->srcs[i]);
     ticket_free(t);
 }
 
-/* Produces; takes ownership of hdrs and t in every case (released on failure). */
-static void produce(dllm_kafka_worker *w, const char *topic, const void *val, size_t len,
-                    const void *key, size_t key_len, rd_kafka_headers_t *hdrs, ticket *t)
+/* The message can never be delivered and the worker cannot go on safely (out of memory,
+ * producer in a fatal state): the ticket's references are kept (its records pin their
+ * partitions' watermarks, so no offset at or after them is ever stored) and the worker
+ * stops with an error; the requests are redelivered after the restart. */
+static void pin_and_stop(dllm_kafka_worker *w, ticket *t, const char *what)
+{
+    logf_("%s; stopping (the request is left uncommitted and redelivered after restart)", what);
+    w->fatal = 1;
+    ticket_forget(w, t);
+    ticket_free(t); /* references deliberately not released */
+}
+
+static void retry_free(retry *r)
+{
+    if (r == NULL) return;
+    free(r->topic);
+    free(r->payload);
+    free(r->key);
+    if (r->hdrs) rd_kafka_headers_destroy(r->hdrs);
+    ticket_free(r->t);
+    free(r);
+}
+
+/* Queues a message for produce_retries() (called from the delivery report, where producing
+ * and polling are not done). Takes ownership of hdrs and t. */
+static void queue_retry(dllm_kafka_worker *w, const char *topic, const void *payload, size_t len,
+                        const void *key, size_t key_len, rd_kafka_headers_t *hdrs, ticket *t)
+{
+    retry *r = calloc(1, sizeof *r);
+    if (r != NULL) {
+        r->topic = strdup(topic);
+        r->payload = memdup(payload, len);
+        r->len = len;
+        r->key = key ? memdup(key, key_len) : NULL;
+        r->key_len = key ? key_len : 0;
+        r->hdrs = hdrs;
+        r->t = t;
+    }
+    if (r == NULL || r->topic == NULL || (payload && r->payload == NULL) ||
+        (key && r->key == NULL)) {
+        if (r == NULL) {
+            if (hdrs) rd_kafka_headers_destroy(hdrs);
+        } else {
+            r->t = NULL;
+        }
+        retry_free(r);
+        pin_and_stop(w, t, "out of memory while queueing a produce retry");
+        return;
+    }
+    if (w->retry_tail) w->retry_tail->next = r; else w->retries = r;
+    w->retry_tail = r;
+}
+
+static int produce(dllm_kafka_worker *w, const char *topic, const void *val, size_t len,
+                   const void *key, size_t key_len, rd_kafka_headers_t *hdrs, ticket *t,
+                   int take_refs);
+
+/* A message that the cluster will never accept (unknown topic, too large, ...). Instead of
+ * a refused reply the request's original bytes are dead-lettered (the reply's bytes when
+ * the request's are not at hand), with the reason in the headers, so the request is
+ * neither lost silently nor retried forever; its records move on once the dead letter is
+ * delivered. A dead letter that cannot be delivered either is logged, counted
+ * (dllm_kafka_undeliverable_total) and released, so that the partition cannot stall. */
+static void undeliverable(dllm_kafka_worker *w, const char *topic, const void *payload,
+                          size_t len, const void *key, size_t key_len, rd_kafka_resp_err_t e,
+                          ticket *t, int in_callback)
+{
+    char dlq_default[300], num[32], msg[512];
+    const char *dlq = w->cfg->dlq_topic;
+    rd_kafka_headers_t *h;
+    ticket *nt;
+
+    dllm_metrics_add(w->d.metrics, DLLM_M_UNDELIVERABLE, 1);
+    if (!t->is_reply) {
+        logf_("message to %s is undeliverable: %s; giving up on it", topic, rd_kafka_err2str(e));
+        ticket_release(w, t);
+        return;
+    }
+    ticket_forget(w, t); /* not answered: a redelivery runs again (and is dead-lettered) */
+    if (dlq == NULL) {
+        snprintf(dlq_default, sizeof dlq_default, "%s.dlq", w->cfg->requests_topic);
+        dlq = dlq_default;
+    }
+    snprintf(msg, sizeof msg, "reply to %s undeliverable: %s", topic, rd_kafka_err2str(e));
+    logf_("request %s: %s; dead-lettered on %s", t->request_id ? t->request_id : "?", msg, dlq);
+    h = rd_kafka_headers_new(8);
+    nt = calloc(1, sizeof *nt);
+    if (h == NULL || nt == NULL) {
+        if (h) rd_kafka_headers_destroy(h);
+        free(nt);
+        pin_and_stop(w, t, "out of memory while dead-lettering a reply");
+        return;
+    }
+    /* the dead letter takes over the ticket's records (their references stay held) */
+    *nt = *t;
+    nt->is_reply = 0;
+    nt->mark_answered = 0;
+    nt->observe = 0;
+    nt->orig = NULL;
+    if (t->orig != NULL) {
+        payload = t->orig;
+        len = t->orig_len;
+        rd_kafka_header_add(h, "dllm-dead-letter-content", -1, "request", -1);
+    } else {
+        rd_kafka_header_add(h, "dllm-dead-letter-content", -1, "reply", -1);
+    }
+    rd_kafka_header_add(h, "dllm-source-topic", -1, w->cfg->requests_topic, -1);
+    if (nt->n_srcs > 0) {
+        snprintf(num, sizeof num, "%d", (int)nt->srcs[0].partition);
+        rd_kafka_header_add(h, "dllm-source-partition", -1, num, -1);
+        snprintf(num, sizeof num, "%lld", (long long)nt->srcs[0].offset);
+        rd_kafka_header_add(h, "dllm-source-offset", -1, num, -1);
+    }
+    rd_kafka_header_add(h, "dllm-error-class", -1, "REPLY_UNDELIVERABLE", -1);
+    rd_kafka_header_add(h, "dllm-error-message", -1, msg, -1);
+    rd_kafka_header_add(h, "dllm-reply-topic", -1, topic, -1);
+    rd_kafka_header_add(h, "dllm-worker-id", -1, w->cfg->worker_id, -1);
+    if (nt->request_id) rd_kafka_header_add(h, "correlation-id", -1, nt->request_id, -1);
+    if (in_callback)
+        queue_retry(w, dlq, payload, len, key, key_len, h, nt);
+    else
+        produce(w, dlq, payload, len, key, key_len, h, nt, 0);
+    free(t->orig); /* after the produce: payload may point into it */
+    free(t);
+}
+
+/* Produces; takes ownership of hdrs and t in every case. take_refs: add one reference per
+ * source record (a first attempt; retries already hold theirs). On an immediate failure the
+ * references are kept for a permanent error's dead letter, or pinned (pin_and_stop).
+ * Returns 0 when the message was enqueued (t stays valid until this thread polls the
+ * producer), -1 otherwise (t is gone). */
+static int produce(dllm_kafka_worker *w, const char *topic, const void *val, size_t len,
+                   const void *key, size_t key_len, rd_kafka_headers_t *hdrs, ticket *t,
+                   int take_refs)
 {
     rd_kafka_resp_err_t e;
-    for (size_t i = 0; i < t->n_srcs; i++) rec_ref(w, &t->srcs[i]);
+    char what[512];
+    if (take_refs)
+        for (size_t i = 0; i < t->n_srcs; i++) rec_ref(w, &t->srcs[i]);
     for (;;) {
         e = rd_kafka_producev(w->prod, RD_KAFKA_V_TOPIC(topic),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -312,11 +607,29 @@ static void produce(dllm_kafka_worker *w, const char *topic, const void *val, si
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
         rd_kafka_poll(w->prod, 100);
     }
-    if (e) {
-        logf_("produce to %s failed: %s; the message is dropped", topic, rd_kafka_err2str(e));
-        dllm_metrics_add(w->d.metrics, DLLM_M_DELIVERY_FAILURES, 1);
-        rd_kafka_headers_destroy(hdrs);
-        ticket_release(w, t);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return 0;
+    dllm_metrics_add(w->d.metrics, DLLM_M_DELIVERY_FAILURES, 1);
+    rd_kafka_headers_destroy(hdrs); /* not taken by a failed producev */
+    if (permanent_error(e)) {
+        undeliverable(w, topic, val, len, key, key_len, e, t, 0);
+        return -1;
+    }
+    snprintf(what, sizeof what, "produce to %s failed: %s", topic, rd_kafka_err2str(e));
+    pin_and_stop(w, t, what);
+    return -1;
+}
+
+/* Produces what the delivery reports queued (transient failures, dead-lettered replies). */
+static void produce_retries(dllm_kafka_worker *w)
+{
+    while (w->retries != NULL) {
+        retry *r = w->retries;
+        w->retries = r->next;
+        if (w->retries == NULL) w->retry_tail = NULL;
+        produce(w, r->topic, r->payload, r->len, r->key, r->key_len, r->hdrs, r->t, 0);
+        r->hdrs = NULL;
+        r->t = NULL;
+        retry_free(r);
     }
 }
 
@@ -324,85 +637,85 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     dllm_kafka_worker *w = opaque;
     ticket *t = m->_private;
+    int64_t t0 = mono_ns();
     (void)rk;
 
     if (t == NULL) return;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (t->answered_id) dllm_dedupe_mark(w->d.dedupe, t->answered_id);
+        int observe = t->observe;
+        int64_t ovh = t->ovh_ns;
+        if (t->mark_answered && t->request_id) dllm_dedupe_mark(w->d.dedupe, t->request_id);
         if (t->is_reply) dllm_metrics_add(w->d.metrics, DLLM_M_REPLIES, 1);
-        ticket_release(w, t);
+        ticket_release(w, t); /* stores the offsets the reply completes */
+        if (observe)
+            dllm_metrics_observe(w->d.metrics, DLLM_H_OVERHEAD,
+                                 (double)(ovh + mono_ns() - t0) / 1e9);
         return;
     }
     dllm_metrics_add(w->d.metrics, DLLM_M_DELIVERY_FAILURES, 1);
     if (permanent_error(m->err)) {
-        logf_("delivery to %s failed permanently: %s; giving up on this message",
-              rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
-        ticket_release(w, t);
+        undeliverable(w, rd_kafka_topic_name(m->rkt), m->payload, m->len, m->key, m->key_len,
+                      m->err, t, 1);
         return;
     }
     {
-        /* transient: produce again (the records keep their references) */
+        /* transient: produce again from the main loop (the records keep their references,
+         * so nothing at or after them is stored meanwhile) */
         rd_kafka_headers_t *h = NULL, *copy = NULL;
-        rd_kafka_resp_err_t e;
         if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h)
             copy = rd_kafka_headers_copy(h);
         logf_("delivery to %s failed: %s; retrying", rd_kafka_topic_name(m->rkt),
               rd_kafka_err2str(m->err));
-        e = rd_kafka_producev(w->prod, RD_KAFKA_V_RKT(m->rkt),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_VALUE(m->payload, m->len),
-                              RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_HEADERS(copy),
-                              RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
-        if (e) {
-            logf_("re-produce failed: %s; giving up on this message", rd_kafka_err2str(e));
-            if (copy) rd_kafka_headers_destroy(copy);
-            ticket_release(w, t);
-        }
+        queue_retry(w, rd_kafka_topic_name(m->rkt), m->payload, m->len, m->key, m->key_len,
+                    copy, t);
     }
 }
 
-static ticket *ticket_new(const src_key *srcs, size_t n, const char *answered_id, int is_reply)
+static ticket *ticket_new(const src_key *srcs, size_t n, const char *request_id,
+                          int mark_answered, int is_reply)
 {
     ticket *t = calloc(1, sizeof *t);
     if (t == NULL) return NULL;
     t->srcs = memdup(srcs, n * sizeof *srcs);
     t->n_srcs = n;
     t->is_reply = is_reply;
-    if (answered_id) t->answered_id = strdup(answered_id);
-    if ((n && t->srcs == NULL) || (answered_id && t->answered_id == NULL)) {
+    t->mark_answered = mark_answered;
+    if (request_id) t->request_id = strdup(request_id);
+    if ((n && t->srcs == NULL) || (request_id && t->request_id == NULL)) {
         ticket_free(t);
         return NULL;
     }
     return t;
 }
 
-/* Builds and produces one reply to req's topic (or the default). */
+/* Builds and produces one reply to req's topic (or the default). ovh_ns: the worker time
+ * spent on the request so far; observe: record it in the overhead histogram on delivery.
+ * On failure (out of memory) the records are pinned and the worker stops. */
 static void send_reply(dllm_kafka_worker *w, const dllm_gen_request *req, dllm_response *r,
                        const void *key, size_t key_len, const src_key *srcs, size_t n_srcs,
-                       int mark_answered)
+                       int mark_answered, int64_t ovh_ns, int observe, const void *orig,
+                       size_t orig_len)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    rd_kafka_headers_t *h;
-    ticket *t;
+    rd_kafka_headers_t *h = NULL;
+    ticket *t = NULL;
     const char *topic = req->reply_topic ? req->reply_topic : w->cfg->replies_topic;
+    int64_t t0 = mono_ns();
 
     r->request_id = req->request_id;
     r->worker_id = w->cfg->worker_id;
     r->model_id = w->d.model_id;
     r->meta = req->meta;
     r->n_meta = req->n_meta;
-    if (dllm_response_encode(r, &buf, &len) != DLLM_OK) {
-        logf_("cannot encode the reply to %s (out of memory)", req->request_id);
-        return;
-    }
-    t = ticket_new(srcs, n_srcs, mark_answered ? req->request_id : NULL, 1);
+    if (dllm_response_encode(r, &buf, &len) != DLLM_OK) goto nomem;
+    t = ticket_new(srcs, n_srcs, req->request_id, mark_answered, 1);
     h = rd_kafka_headers_new(4);
-    if (t == NULL || h == NULL) {
-        ticket_free(t);
-        if (h) rd_kafka_headers_destroy(h);
-        free(buf);
-        return;
+    if (t == NULL || h == NULL) goto nomem;
+    if (orig != NULL) {
+        t->orig = memdup(orig, orig_len);
+        t->orig_len = orig_len;
+        if (t->orig == NULL) goto nomem;
     }
     rd_kafka_header_add(h, "correlation-id", -1, req->request_id, -1);
     rd_kafka_header_add(h, "content-type", -1, "application/x-protobuf; dllm.v1.GenerateResponse",
@@ -410,8 +723,25 @@ static void send_reply(dllm_kafka_worker *w, const dllm_gen_request *req, dllm_r
     rd_kafka_header_add(h, "dllm-worker-id", -1, w->cfg->worker_id, -1);
     if (r->error != DLLM_ERRC_NONE)
         rd_kafka_header_add(h, "dllm-error-code", -1, dllm_errc_name(r->error), -1);
-    produce(w, topic, buf, len, key, key_len, h, t);
+    t->observe = observe;
+    t->ovh_ns = ovh_ns;
+    /* the delivery report runs only when this thread polls the producer: t stays ours */
+    if (produce(w, topic, buf, len, key, key_len, h, t, 1) == 0) {
+        t->ovh_ns += mono_ns() - t0;
+        /* until the delivery is confirmed, a redelivery of the request joins this reply */
+        if (mark_answered && hmap_put(&w->answering, hash_str(t->request_id), t) == 0)
+            t->in_answering = 1;
+    }
     free(buf);
+    return;
+nomem:
+    free(buf);
+    if (h) rd_kafka_headers_destroy(h);
+    ticket_free(t);
+    for (size_t i = 0; i < n_srcs; i++) rec_ref(w, &srcs[i]); /* pin: never stored */
+    w->fatal = 1;
+    logf_("cannot build the reply to %s (out of memory); stopping (redelivered after restart)",
+          req->request_id ? req->request_id : "?");
 }
 
 /* Original message, for the dead-letter copy. */
@@ -444,11 +774,12 @@ static void fail_request(dllm_kafka_worker *w, const dllm_gen_request *req, cons
         r.error_message = msg;
         r.retryable = code == DLLM_ERRC_UNAVAILABLE || code == DLLM_ERRC_INTERNAL;
         /* error replies are not marked answered: a corrected resubmission may reuse the id */
-        send_reply(w, req, &r, o->key, o->key_len, k, 1, 0);
+        send_reply(w, req, &r, o->key, o->key_len, k, 1, 0, 0, 0,
+                   dllm_errc_is_poison(code) ? NULL : o->payload, o->len);
     }
     if (dllm_errc_is_poison(code)) {
         rd_kafka_headers_t *h = rd_kafka_headers_new(8);
-        ticket *t = ticket_new(k, 1, NULL, 0);
+        ticket *t = ticket_new(k, 1, req->request_id, 0, 0);
         if (dlq == NULL) {
             snprintf(dlq_default, sizeof dlq_default, "%s.dlq", w->cfg->requests_topic);
             dlq = dlq_default;
@@ -456,6 +787,10 @@ static void fail_request(dllm_kafka_worker *w, const dllm_gen_request *req, cons
         if (h == NULL || t == NULL) {
             if (h) rd_kafka_headers_destroy(h);
             ticket_free(t);
+            rec_ref(w, k); /* pin: never stored */
+            w->fatal = 1;
+            logf_("cannot dead-letter %s [%d] @%lld (out of memory); stopping",
+                  w->cfg->requests_topic, (int)o->partition, (long long)o->offset);
         } else {
             rd_kafka_header_add(h, "dllm-source-topic", -1, w->cfg->requests_topic, -1);
             snprintf(num, sizeof num, "%d", (int)o->partition);
@@ -467,7 +802,7 @@ static void fail_request(dllm_kafka_worker *w, const dllm_gen_request *req, cons
             rd_kafka_header_add(h, "dllm-worker-id", -1, w->cfg->worker_id, -1);
             if (req->request_id)
                 rd_kafka_header_add(h, "correlation-id", -1, req->request_id, -1);
-            produce(w, dlq, o->payload, o->len, o->key, o->key_len, h, t);
+            produce(w, dlq, o->payload, o->len, o->key, o->key_len, h, t, 1);
             dllm_metrics_add(w->d.metrics, DLLM_M_DLQ_MESSAGES, 1);
         }
     }
@@ -502,8 +837,15 @@ static void handle_message(dllm_kafka_worker *w, const rd_kafka_message_t *m)
     orig_msg o = {m->payload, m->len, m->key, m->key_len, m->partition, m->offset};
     job *j = NULL;
     dllm_status rc;
+    int64_t t0 = mono_ns();
 
-    if (w->draining || t == NULL) return; /* not tracked: redelivered later */
+    if (w->draining) return; /* not stored: redelivered later */
+    if (t == NULL) {
+        logf_("message at %s [%d] @%lld from an untracked partition ignored (redelivered "
+              "after the next rebalance)", w->cfg->requests_topic, (int)m->partition,
+              (long long)m->offset);
+        return;
+    }
     if (rec_add(t, m->offset)) {
         logf_("out-of-order offset %lld on partition %d ignored", (long long)m->offset,
               (int)m->partition);
@@ -535,6 +877,22 @@ static void handle_message(dllm_kafka_worker *w, const rd_kafka_message_t *m)
         if (job_add_src(j, &k)) rec_unref(w, &k);
         j = NULL;
         goto out;
+    }
+    {
+        /* its result reply is in delivery: the reply answers this message too */
+        ticket *at = hmap_get(&w->answering, hash_str(req.request_id), ticket_has_id,
+                              req.request_id);
+        if (at != NULL) {
+            src_key *ns = realloc(at->srcs, (at->n_srcs + 1) * sizeof *ns);
+            dllm_metrics_add(w->d.metrics, DLLM_M_REQUESTS_DUPLICATE, 1);
+            if (ns == NULL) {
+                rec_unref(w, &k);
+            } else {
+                at->srcs = ns;
+                at->srcs[at->n_srcs++] = k; /* the processing reference moves to the reply */
+            }
+            goto out;
+        }
     }
     if (dllm_dedupe_seen(w->d.dedupe, req.request_id)) {
         dllm_metrics_add(w->d.metrics, DLLM_M_REQUESTS_DUPLICATE, 1);
@@ -580,8 +938,12 @@ static void handle_message(dllm_kafka_worker *w, const rd_kafka_message_t *m)
     j->key_len = m->key ? m->key_len : 0;
     j->orig = memdup(m->payload, m->len);
     j->orig_len = m->len;
-    if (job_add_src(j, &k) || (m->key && j->key == NULL) || (m->payload && j->orig == NULL))
+    j->id_hash = hash_str(j->req.request_id);
+    if (job_add_src(j, &k) || (m->key && j->key == NULL) || (m->payload && j->orig == NULL) ||
+        hmap_put(&w->ids, j->id_hash, j))
         goto nomem_job;
+    j->in_ids = 1;
+    j->ovh_ns = mono_ns() - t0;
     if (w->backlog_tail) w->backlog_tail->next = j; else w->backlog = j;
     w->backlog_tail = j;
     w->n_backlog++;
@@ -601,7 +963,8 @@ out:
 
 /* ---- results ---- */
 
-static void finish_job(dllm_kafka_worker *w, job *j, dllm_result *res)
+/* t0: when the Kafka thread took the result (mono_ns), for the overhead accounting. */
+static void finish_job(dllm_kafka_worker *w, job *j, dllm_result *res, int64_t t0)
 {
     dllm_response r;
     char *text = NULL, err[512];
@@ -633,6 +996,7 @@ static void finish_job(dllm_kafka_worker *w, job *j, dllm_result *res)
             r.total_ms = pre + res->total_ms;
             r.steps = res->stats.steps;
             r.forwards = res->stats.forwards;
+            r.engine_ms = res->total_ms;
         }
     } else if (res->status == DLLM_E_CANCELLED && j->deadline_hit) {
         r.error = DLLM_ERRC_DEADLINE_EXCEEDED;
@@ -653,42 +1017,71 @@ static void finish_job(dllm_kafka_worker *w, job *j, dllm_result *res)
         dllm_metrics_observe(w->d.metrics, DLLM_H_E2E, r.total_ms / 1e3);
         dllm_metrics_observe(w->d.metrics, DLLM_H_QUEUE, r.queue_ms / 1e3);
         dllm_metrics_observe(w->d.metrics, DLLM_H_FIRST_STEP, r.first_step_ms / 1e3);
+        dllm_metrics_cache_use(w->d.metrics, (int)j->req.params.cache, &res->stats);
     } else {
         dllm_metrics_request_done(w->d.metrics, DLLM_FINISH_ERROR, r.error);
     }
     if (w->cfg->verbose)
         logf_("request %s: %s (%.1f ms)", j->req.request_id,
               r.error ? dllm_errc_name(r.error) : "ok", r.total_ms);
+    j->ovh_ns += mono_ns() - t0;
+    r.worker_ms = (double)j->ovh_ns / 1e6;
     /* one reply answers every absorbed redelivery too; their records are released with it */
-    send_reply(w, &j->req, &r, j->key, j->key_len, j->srcs, j->n_srcs, r.error == DLLM_ERRC_NONE);
+    send_reply(w, &j->req, &r, j->key, j->key_len, j->srcs, j->n_srcs, r.error == DLLM_ERRC_NONE,
+               j->ovh_ns, r.error == DLLM_ERRC_NONE, j->orig, j->orig_len);
     for (size_t i = 0; i < j->n_srcs; i++) rec_unref(w, &j->srcs[i]);
     free(text);
 }
 
 static job *unlink_active(dllm_kafka_worker *w, uint64_t tag)
 {
-    for (job **pp = &w->active; *pp; pp = &(*pp)->next) {
-        if ((*pp)->tag == tag) {
-            job *j = *pp;
-            *pp = j->next;
-            j->next = NULL;
-            return j;
-        }
-    }
-    return NULL;
+    job *j = hmap_get(&w->tags, hash_u64(tag), job_has_tag, &tag);
+    if (j == NULL) return NULL;
+    if (j->prev) j->prev->next = j->next; else w->active = j->next;
+    if (j->next) j->next->prev = j->prev;
+    j->next = j->prev = NULL;
+    return j;
 }
 
 /* ---- backpressure ---- */
+
+/* librdkafka 2.0.2 resumes fetching a resumed partition only at its broker thread's next
+ * 1 s timer (measured: every pause cost about a second of idle consumer, so 8-request
+ * bursts ran at 8 requests/s). A seek to the current position (a no-op for the stream:
+ * pause already dropped the prefetched messages and rewound the fetcher to it) makes the
+ * fetcher start at once. Partitions with no position yet are left alone. */
+static void resume_fetch(dllm_kafka_worker *w, const rd_kafka_topic_partition_list_t *assigned)
+{
+    rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_copy(assigned), *seek;
+    rd_kafka_error_t *e;
+    if (pos == NULL) return;
+    seek = rd_kafka_topic_partition_list_new(pos->cnt);
+    if (seek != NULL && rd_kafka_position(w->cons, pos) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < pos->cnt; i++)
+            if (pos->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && pos->elems[i].offset >= 0)
+                rd_kafka_topic_partition_list_add(seek, pos->elems[i].topic,
+                                                  pos->elems[i].partition)
+                    ->offset = pos->elems[i].offset;
+        if (seek->cnt > 0 && (e = rd_kafka_seek_partitions(w->cons, seek, 0)) != NULL) {
+            logf_("seek after resume: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    }
+    if (seek) rd_kafka_topic_partition_list_destroy(seek);
+    rd_kafka_topic_partition_list_destroy(pos);
+}
 
 static void pause_all(dllm_kafka_worker *w, int pause)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
     if (rd_kafka_assignment(w->cons, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || l == NULL) return;
     if (l->cnt > 0) {
-        if (pause)
+        if (pause) {
             rd_kafka_pause_partitions(w->cons, l);
-        else
+        } else {
             rd_kafka_resume_partitions(w->cons, l);
+            resume_fetch(w, l);
+        }
     }
     rd_kafka_topic_partition_list_destroy(l);
     if (pause && !w->paused) dllm_metrics_add(w->d.metrics, DLLM_M_PAUSES, 1);
@@ -701,7 +1094,7 @@ static void pump(dllm_kafka_worker *w)
 {
     dllm_result *res = NULL;
     dllm_sched_stats st;
-    int64_t now = unix_ms();
+    int64_t now = unix_ms(), t0;
     char err[512];
 
     while (w->backlog != NULL) {
@@ -721,7 +1114,7 @@ static void pump(dllm_kafka_worker *w)
             w->backlog = j->next;
             if (w->backlog == NULL) w->backlog_tail = NULL;
             w->n_backlog--;
-            job_free(j);
+            job_drop(w, j);
             continue;
         }
         if (j->req.deadline_unix_ms > 0 && now >= j->req.deadline_unix_ms) {
@@ -731,16 +1124,18 @@ static void pump(dllm_kafka_worker *w)
             for (size_t i = 1; i < j->n_srcs; i++) rec_unref(w, &j->srcs[i]);
             fail_request(w, &j->req, &o, &j->srcs[0], DLLM_ERRC_DEADLINE_EXCEEDED,
                          "deadline passed while the request waited for admission");
-            job_free(j);
+            job_drop(w, j);
             continue;
         }
         r.tag = j->tag;
         r.prompt = j->prompt;
         r.n_prompt = j->n_prompt;
         r.params = j->req.params;
+        t0 = mono_ns();
         dllm_pc_apply(w->d.engine, w->d.directory, &j->req, j->prompt, j->n_prompt, w->d.eot_id,
                       &r.params); /* prompt slot: system prefix, pin, salt, build claim */
         rc = dllm_engine_loop_submit(w->d.loop, &r, &j->sched_id, err, sizeof err);
+        j->ovh_ns += mono_ns() - t0;
         if (rc == DLLM_E_BUSY) break;
         w->backlog = j->next;
         if (w->backlog == NULL) w->backlog_tail = NULL;
@@ -750,33 +1145,52 @@ static void pump(dllm_kafka_worker *w)
             dllm_errc c = rc == DLLM_E_INVALID_ARG ? DLLM_ERRC_INVALID_ARGUMENT : DLLM_ERRC_INTERNAL;
             for (size_t i = 1; i < j->n_srcs; i++) rec_unref(w, &j->srcs[i]);
             fail_request(w, &j->req, &o, &j->srcs[0], c, err);
-            job_free(j);
+            job_drop(w, j);
             continue;
         }
         j->t_submit = dllm_mono_ms();
-        free(j->orig);
-        j->orig = NULL;
+        if (hmap_put(&w->tags, hash_u64(j->tag), j) == 0) {
+            j->in_tags = 1;
+        } else {
+            /* cannot track its result: cancel it and leave its records pinned */
+            logf_("out of memory tracking request %s; stopping", j->req.request_id);
+            dllm_engine_loop_cancel(w->d.loop, j->sched_id);
+            for (size_t i = 0; i < j->n_srcs; i++) rec_ref(w, &j->srcs[i]);
+            w->fatal = 1;
+            job_drop(w, j);
+            continue;
+        }
+        j->prev = NULL;
         j->next = w->active;
+        if (w->active) w->active->prev = j;
         w->active = j;
     }
 
-    while (dllm_engine_loop_poll(w->d.loop, &res)) {
-        job *j = unlink_active(w, res->tag);
+    for (;;) {
+        job *j;
+        t0 = mono_ns();
+        if (!dllm_engine_loop_poll(w->d.loop, &res)) break;
+        j = unlink_active(w, res->tag);
         if (j != NULL) {
             if (w->draining && res->status == DLLM_E_CANCELLED && !j->deadline_hit) {
                 /* abandoned at the end of the drain: no reply, no offset (redelivered) */
             } else {
-                finish_job(w, j, res);
+                finish_job(w, j, res, t0);
             }
-            job_free(j);
+            job_drop(w, j);
         }
         dllm_result_free(res);
         res = NULL;
     }
 
-    for (job *j = w->active; j; j = j->next) {
-        if (!j->deadline_hit && j->req.deadline_unix_ms > 0 && now >= j->req.deadline_unix_ms) {
-            if (dllm_engine_loop_cancel(w->d.loop, j->sched_id) == DLLM_OK) j->deadline_hit = 1;
+    if (now >= w->next_deadline_scan) { /* every 10 ms: O(active) */
+        w->next_deadline_scan = now + 10;
+        for (job *j = w->active; j; j = j->next) {
+            if (!j->deadline_hit && j->req.deadline_unix_ms > 0 &&
+                now >= j->req.deadline_unix_ms) {
+                if (dllm_engine_loop_cancel(w->d.loop, j->sched_id) == DLLM_OK)
+                    j->deadline_hit = 1;
+            }
         }
     }
 
@@ -903,6 +1317,9 @@ dllm_status dllm_kafka_worker_new(const dllm_kafka_deps *d, dllm_kafka_worker **
         conf_set(cc, "auto.offset.reset", "earliest", err, errn) ||
         conf_set(cc, "queued.max.messages.kbytes", "1024", err, errn) ||
         conf_set(cc, "queued.min.messages", "1000", err, errn) ||
+        /* a resumed partition's first fetch waits for the one in flight, which the broker
+         * holds up to this long when it finds no data (docs/worker.md, Backpressure) */
+        conf_set(cc, "fetch.wait.max.ms", "100", err, errn) ||
         conf_set(cc, "statistics.interval.ms", num, err, errn) ||
         conf_set(cc, "client.id", cfg->worker_id, err, errn) ||
         (cfg->group_instance_id &&
@@ -957,6 +1374,18 @@ void dllm_kafka_worker_free(dllm_kafka_worker *w)
         w->backlog = j->next;
         job_free(j);
     }
+    free(w->ids.v);
+    free(w->tags.v);
+    free(w->answering.v);
+    while (w->retries) {
+        retry *r = w->retries;
+        w->retries = r->next;
+        retry_free(r);
+    }
+    if (w->cq) {
+        dllm_engine_loop_set_notify(w->d.loop, NULL, NULL);
+        rd_kafka_queue_destroy(w->cq);
+    }
     if (w->prod) rd_kafka_destroy(w->prod);
     if (w->cons) rd_kafka_destroy(w->cons);
     for (size_t i = 0; i < w->n_parts; i++) free(w->parts[i].v);
@@ -987,10 +1416,18 @@ static void poll_once(dllm_kafka_worker *w)
         rd_kafka_message_destroy(m);
     }
     rd_kafka_poll(w->prod, 0);
+    produce_retries(w);
     pump(w);
     dllm_dedupe_tick(w->d.dedupe);
     dllm_pc_tick(w->d.loop, w->d.directory, w->d.metrics);
     atomic_store(&w->heartbeat, dllm_mono_ms());
+}
+
+/* Engine thread: results are ready; make rd_kafka_consumer_poll() return now. */
+static void wake_kafka(void *arg)
+{
+    dllm_kafka_worker *w = arg;
+    rd_kafka_queue_yield(w->cq);
 }
 
 dllm_status dllm_kafka_worker_run(dllm_kafka_worker *w, volatile sig_atomic_t *stop)
@@ -1010,6 +1447,8 @@ dllm_status dllm_kafka_worker_run(dllm_kafka_worker *w, volatile sig_atomic_t *s
     }
     logf_("worker %s consuming %s as group %s", w->cfg->worker_id, w->cfg->requests_topic,
           w->cfg->group);
+    w->cq = rd_kafka_queue_get_consumer(w->cons);
+    if (w->cq != NULL) dllm_engine_loop_set_notify(w->d.loop, wake_kafka, w);
 
     while (!*stop && !w->fatal && !dllm_engine_loop_fatal(w->d.loop)) poll_once(w);
 
@@ -1024,7 +1463,7 @@ dllm_status dllm_kafka_worker_run(dllm_kafka_worker *w, volatile sig_atomic_t *s
     while (w->backlog) { /* never started: dropped, their offsets are not stored */
         job *j = w->backlog;
         w->backlog = j->next;
-        job_free(j);
+        job_drop(w, j);
     }
     w->backlog_tail = NULL;
     w->n_backlog = 0;
@@ -1041,11 +1480,23 @@ dllm_status dllm_kafka_worker_run(dllm_kafka_worker *w, volatile sig_atomic_t *s
         logf_("drain timeout: %zu request(s) abandoned (redelivered after restart)", abandoned);
         while (w->active != NULL && dllm_mono_ms() < end) poll_once(w);
     }
-    e = rd_kafka_flush(w->prod, 10000);
-    if (e) logf_("flush: %s (%d message(s) not delivered)", rd_kafka_err2str(e),
-                 rd_kafka_outq_len(w->prod));
+    {
+        /* flush; delivery reports may queue retries (transient failures, dead letters) */
+        int64_t end = dllm_mono_ms() + 10000;
+        do {
+            produce_retries(w);
+            rd_kafka_flush(w->prod, 200);
+        } while ((w->retries != NULL || rd_kafka_outq_len(w->prod) > 0) &&
+                 dllm_mono_ms() < end);
+        if (w->retries != NULL || rd_kafka_outq_len(w->prod) > 0)
+            logf_("flush: %d message(s) not delivered (their requests are not committed)",
+                  rd_kafka_outq_len(w->prod));
+    }
     e = rd_kafka_commit(w->cons, NULL, 0);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) logf_("final commit: %s", rd_kafka_err2str(e));
+    dllm_engine_loop_set_notify(w->d.loop, NULL, NULL);
+    if (w->cq != NULL) rd_kafka_queue_destroy(w->cq); /* before closing the consumer */
+    w->cq = NULL;
     e = rd_kafka_consumer_close(w->cons);
     if (e) logf_("consumer close: %s", rd_kafka_err2str(e));
     if (w->fatal) rc = DLLM_E_KAFKA;

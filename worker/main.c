@@ -143,7 +143,7 @@ int main(int argc, char **argv)
     dllm_sched_config_init(&sc);
     sc.max_running = (size_t)cfg.max_running;
     sc.max_queue = (size_t)cfg.max_queue;
-    rc = dllm_engine_loop_new(engine, &sc, &loop, err, sizeof err);
+    rc = dllm_engine_loop_new(engine, &sc, metrics, &loop, err, sizeof err);
     if (rc != DLLM_OK) {
         fprintf(stderr, "dllm-worker: %s\n", err);
         goto out;

@@ -3,7 +3,10 @@
  * DESIGN
  * ------
  * - Histograms use fixed log-spaced buckets from 1 ms to 400 s (like SGLang's latency
- *   buckets), cumulative at render time.
+ *   buckets), cumulative at render time; the worker-overhead histogram has its own fine
+ *   buckets (10 us to 100 ms) so that "p99 <= 2 ms" can be read off a bucket boundary.
+ * - Cache use is kept per cache policy (array indexed by dllm_cache_policy; policies with
+ *   no finished request are not rendered).
  * - Label values we render come from configuration (model name, worker id, topic names),
  *   escaped for the exposition format anyway.
  *
@@ -21,12 +24,18 @@
 static const double bucket_le[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                    1.0,   2.5,   5.0,  10.0,  20.0, 40.0, 80.0, 160.0, 400.0};
 #define N_BUCKETS (sizeof bucket_le / sizeof bucket_le[0])
+static const double fine_le[] = {10e-6,  25e-6, 50e-6, 100e-6, 200e-6, 300e-6, 500e-6,
+                                 750e-6, 1e-3,  1.5e-3, 2e-3,  3e-3,   5e-3,   10e-3,
+                                 25e-3,  50e-3, 100e-3};
+#define N_FINE (sizeof fine_le / sizeof fine_le[0])
+#define MAX_BUCKETS (N_BUCKETS > N_FINE ? N_BUCKETS : N_FINE)
+#define MAX_POLICIES 16
 #define N_ERRC 8
 #define N_FINISH 6
 #define MAX_LAG 256
 
 typedef struct hist {
-    uint64_t counts[N_BUCKETS + 1]; /* last = +Inf only */
+    uint64_t counts[MAX_BUCKETS + 1]; /* last = +Inf only */
     uint64_t n;
     double sum;
 } hist;
@@ -49,7 +58,22 @@ struct dllm_metrics {
     lag_entry lag[MAX_LAG];
     size_t n_lag;
     dllm_prompt_cache_metrics pc;
+    struct {
+        uint64_t requests;
+        double rows_computed, rows_all, flops, flops_none;
+    } cache[MAX_POLICIES];
 };
+
+/* Bucket upper bounds of histogram h. */
+static const double *hist_le(dllm_hist h, size_t *n)
+{
+    if (h == DLLM_H_OVERHEAD) {
+        *n = N_FINE;
+        return fine_le;
+    }
+    *n = N_BUCKETS;
+    return bucket_le;
+}
 
 /* Copies s into dst escaping \ " and newlines (Prometheus label values). */
 static void escape_label(char *dst, size_t n, const char *s)
@@ -119,9 +143,11 @@ void dllm_metrics_set(dllm_metrics *m, dllm_gauge g, double v)
 
 void dllm_metrics_observe(dllm_metrics *m, dllm_hist h, double seconds)
 {
-    size_t b = 0;
+    size_t b = 0, nb;
+    const double *le;
     if (m == NULL || h >= DLLM_H_HIST_COUNT) return;
-    while (b < N_BUCKETS && seconds > bucket_le[b]) b++;
+    le = hist_le(h, &nb);
+    while (b < nb && seconds > le[b]) b++;
     pthread_mutex_lock(&m->mu);
     m->hists[h].counts[b]++;
     m->hists[h].n++;
@@ -138,6 +164,19 @@ void dllm_metrics_request_done(dllm_metrics *m, dllm_finish f, dllm_errc e)
     } else if ((unsigned)f < N_FINISH) {
         m->success[f]++;
     }
+    pthread_mutex_unlock(&m->mu);
+}
+
+void dllm_metrics_cache_use(dllm_metrics *m, int policy, const dllm_seq_stats *st)
+{
+    if (m == NULL || st == NULL || policy < 0 || policy >= MAX_POLICIES) return;
+    pthread_mutex_lock(&m->mu);
+    m->cache[policy].requests++;
+    /* three row kinds a layer computes per row: Q/K/attention/W_o, V, MLP */
+    m->cache[policy].rows_computed += (double)(st->rows_q + st->rows_v + st->rows_mlp);
+    m->cache[policy].rows_all += 3.0 * (double)st->rows_all;
+    m->cache[policy].flops += st->flops;
+    m->cache[policy].flops_none += st->flops_none;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -271,19 +310,61 @@ static void render_gauge(sbuf *b, const dllm_metrics *m, const char *name, const
 }
 
 static void render_hist(sbuf *b, const dllm_metrics *m, const char *name, const char *help,
-                        const hist *h)
+                        dllm_hist id)
 {
     uint64_t cum = 0;
+    size_t nb;
+    const double *le = hist_le(id, &nb);
+    const hist *h = &m->hists[id];
     sb_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
-    for (size_t i = 0; i < N_BUCKETS; i++) {
+    for (size_t i = 0; i < nb; i++) {
         cum += h->counts[i];
-        sb_printf(b, "%s_bucket{model_name=\"%s\",le=\"%g\"} %llu\n", name, m->model, bucket_le[i],
+        sb_printf(b, "%s_bucket{model_name=\"%s\",le=\"%g\"} %llu\n", name, m->model, le[i],
                   (unsigned long long)cum);
     }
     sb_printf(b, "%s_bucket{model_name=\"%s\",le=\"+Inf\"} %llu\n", name, m->model,
               (unsigned long long)h->n);
     sb_printf(b, "%s_sum{model_name=\"%s\"} %.17g\n%s_count{model_name=\"%s\"} %llu\n", name,
               m->model, h->sum, name, m->model, (unsigned long long)h->n);
+}
+
+/* Cache-use counters by policy (serving.md 4: counters, not ratios; rates in PromQL). */
+static void render_cache(sbuf *b, const dllm_metrics *m)
+{
+    static const struct {
+        const char *name, *help;
+    } fam[] = {
+        {"dllm_cache_requests_total", "Finished requests by cache policy."},
+        {"dllm_cache_rows_computed_total",
+         "Layer rows computed (Q/K/attention, V and MLP rows, summed over layers and "
+         "forwards), by cache policy."},
+        {"dllm_cache_rows_reused_total",
+         "Layer rows served from the feature cache instead of recomputed, by cache policy."},
+        {"dllm_cache_rows_total",
+         "Layer rows a cache-less forward computes (computed + reused), by cache policy."},
+        {"dllm_flops_total", "Matmul FLOPs spent by finished requests, by cache policy."},
+        {"dllm_flops_saved_total",
+         "Matmul FLOPs the cache saved (a cache-less run of the same forwards minus the "
+         "FLOPs spent), by cache policy."},
+    };
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        sb_printf(b, "# HELP %s %s\n# TYPE %s counter\n", fam[f].name, fam[f].help,
+                  fam[f].name);
+        for (int p = 0; p < MAX_POLICIES; p++) {
+            double v;
+            if (m->cache[p].requests == 0) continue;
+            switch (f) {
+            case 0: v = (double)m->cache[p].requests; break;
+            case 1: v = m->cache[p].rows_computed; break;
+            case 2: v = m->cache[p].rows_all - m->cache[p].rows_computed; break;
+            case 3: v = m->cache[p].rows_all; break;
+            case 4: v = m->cache[p].flops; break;
+            default: v = m->cache[p].flops_none - m->cache[p].flops; break;
+            }
+            sb_printf(b, "%s{model_name=\"%s\",policy=\"%s\"} %.17g\n", fam[f].name, m->model,
+                      dllm_cache_policy_name((dllm_cache_policy)p), v < 0 ? 0.0 : v);
+        }
+    }
 }
 
 dllm_status dllm_metrics_render(dllm_metrics *m, char **out, size_t *len)
@@ -330,6 +411,9 @@ dllm_status dllm_metrics_render(dllm_metrics *m, char **out, size_t *len)
     render_counter(&b, m, "dllm_kafka_offset_store_errors_total",
                    "Offset stores refused (partition no longer assigned).",
                    c[DLLM_M_OFFSET_STORE_ERRORS]);
+    render_counter(&b, m, "dllm_kafka_undeliverable_total",
+                   "Messages refused for good (unknown topic, too large): replies are "
+                   "dead-lettered instead.", c[DLLM_M_UNDELIVERABLE]);
     render_counter(&b, m, "dllm_kafka_pauses_total",
                    "Times the assigned partitions were paused because the queue was full.",
                    c[DLLM_M_PAUSES]);
@@ -391,13 +475,19 @@ dllm_status dllm_metrics_render(dllm_metrics *m, char **out, size_t *len)
                        "Failed Redis commands and connects of the prompt-slot directory.",
                        p->directory_errors);
     }
-    render_hist(&b, m, "dllm_e2e_request_latency_seconds", "Receipt to result.",
-                &m->hists[DLLM_H_E2E]);
+    render_hist(&b, m, "dllm_e2e_request_latency_seconds", "Receipt to result.", DLLM_H_E2E);
     render_hist(&b, m, "dllm_request_queue_time_seconds", "Receipt to admission into the batch.",
-                &m->hists[DLLM_H_QUEUE]);
+                DLLM_H_QUEUE);
     render_hist(&b, m, "dllm_time_to_first_step_seconds",
                 "Receipt to the end of the first denoising step (first block).",
-                &m->hists[DLLM_H_FIRST_STEP]);
+                DLLM_H_FIRST_STEP);
+    render_hist(&b, m, "dllm_worker_overhead_seconds",
+                "The worker's own time per answered request, engine excluded: decode, validate, "
+                "tokenize, dedupe, admit, result decode, encode, produce, delivery report and "
+                "offset store.", DLLM_H_OVERHEAD);
+    render_hist(&b, m, "dllm_time_per_step_seconds",
+                "One denoising step of the running batch (all its sequences).", DLLM_H_STEP);
+    render_cache(&b, m);
     pthread_mutex_unlock(&m->mu);
     if (b.oom) {
         free(b.p);

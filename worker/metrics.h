@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "codec.h"
+#include "dllm/dllm.h"
 #include "dllm/status.h"
 
 typedef struct dllm_metrics dllm_metrics;
@@ -39,6 +40,7 @@ typedef enum dllm_counter {
     DLLM_M_REDIS_ERRORS,
     DLLM_M_OFFSET_STORE_ERRORS,
     DLLM_M_PAUSES, /* times the assigned partitions were paused (backpressure) */
+    DLLM_M_UNDELIVERABLE, /* messages the cluster refused for good (replies dead-lettered) */
     DLLM_M_COUNTER_COUNT
 } dllm_counter;
 
@@ -58,6 +60,9 @@ typedef enum dllm_hist {
     DLLM_H_E2E,        /* receipt -> result */
     DLLM_H_QUEUE,      /* receipt -> admission into the batch */
     DLLM_H_FIRST_STEP, /* receipt -> first denoising step done (time to first block) */
+    DLLM_H_OVERHEAD,   /* the worker's own code per request, engine excluded (fine buckets:
+                        * 10 us .. 100 ms) */
+    DLLM_H_STEP,       /* one dllm_sched_step of a non-empty batch (engine thread) */
     DLLM_H_HIST_COUNT
 } dllm_hist;
 
@@ -69,6 +74,10 @@ void dllm_metrics_set(dllm_metrics *m, dllm_gauge g, double v);
 void dllm_metrics_observe(dllm_metrics *m, dllm_hist h, double seconds);
 /* A finished request: finish reason for successes, error code for failures. */
 void dllm_metrics_request_done(dllm_metrics *m, dllm_finish f, dllm_errc e);
+/* Cache use of a finished sequence, by its cache policy (engine stats: rows computed per
+ * kind, rows a cache-less run computes, FLOPs spent and FLOPs without a cache). */
+void dllm_metrics_cache_use(dllm_metrics *m, int policy, const dllm_seq_stats *st);
+
 /* Consumer lag of one partition (from librdkafka statistics); replaces the old value.
  * dllm_metrics_clear_lag forgets every partition (before a new statistics snapshot). */
 void dllm_metrics_set_lag(dllm_metrics *m, const char *topic, int32_t partition, int64_t lag);

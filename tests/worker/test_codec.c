@@ -332,6 +332,9 @@ START_TEST(test_invalid_fields)
     BAD_G(temperature, INFINITY, "temperature");
     BAD_G(cfg_scale, -1.0f, "cfg_scale");
     BAD_G(remasking, (Dllm__V1__Remasking)7, "remasking");
+    BAD_G(threshold, 1.5f, "threshold");
+    BAD_G(threshold, NAN, "threshold");
+    BAD_G(factor, -1.0f, "factor");
     /* engine-level rule: block_length must divide gen_length */
     BAD_G(block_length, 7, "params:");
 #undef BAD_G
@@ -349,6 +352,15 @@ START_TEST(test_invalid_fields)
     BAD_C(rho, 1.5, "cache.rho");
     BAD_C(rho, NAN, "cache.rho");
     BAD_C(cfg_interval, -1, "cache.cfg_interval");
+    BAD_C(keep_ratio, 0.0, "cache.keep_ratio");
+    BAD_C(keep_ratio, 1.5, "cache.keep_ratio");
+    BAD_C(kernel, 4, "cache.kernel");
+    BAD_C(kernel, 0, "cache.kernel");
+    BAD_C(d2_k, 0, "cache.d2_k");
+    BAD_C(d2_p, -0.1, "cache.d2_p");
+    BAD_C(d2_sigma, 0.0, "cache.d2_sigma");
+    BAD_C(d2_sigma, INFINITY, "cache.d2_sigma");
+    BAD_C(d2_inflate, -1, "cache.d2_inflate");
 #undef BAD_C
 
     /* token ids */
@@ -495,6 +507,8 @@ START_TEST(test_response_roundtrip)
     r.prompt_tokens = 10;
     r.completion_tokens = 2;
     r.total_ms = 12.5;
+    r.worker_ms = 0.25;
+    r.engine_ms = 11.0;
     r.steps = 8;
     r.forwards = 8;
     r.worker_id = "w1";
@@ -512,6 +526,9 @@ START_TEST(test_response_roundtrip)
     ck_assert_int_eq(m->result->usage->prompt_tokens, 10);
     ck_assert(m->result->usage->has_cached_prompt_tokens);
     ck_assert_double_eq(m->result->timings->total_ms, 12.5);
+    ck_assert(m->result->timings->has_worker_ms && m->result->timings->has_engine_ms);
+    ck_assert_double_eq(m->result->timings->worker_ms, 0.25);
+    ck_assert_double_eq(m->result->timings->engine_ms, 11.0);
     ck_assert_str_eq(m->worker_id, "w1");
     ck_assert_str_eq(m->metadata[0]->value, "v");
     dllm__v1__generate_response__free_unpacked(m, NULL);
@@ -529,6 +546,77 @@ START_TEST(test_response_roundtrip)
     ck_assert_str_eq(m->error->message, "late");
     dllm__v1__generate_response__free_unpacked(m, NULL);
     free(buf);
+}
+END_TEST
+
+START_TEST(test_fast_dllm_fields)
+{
+    req_builder b;
+    dllm_gen_request r;
+    dllm_errc code;
+    char msg[512];
+
+    rb_init(&b);
+    b.g.has_threshold = 1;
+    b.g.threshold = 0.9f;
+    b.g.has_early_stop = 1;
+    b.g.early_stop = 1;
+    b.m.params = &b.g;
+    b.c.has_policy = 1;
+    b.c.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_PREFIX;
+    b.m.cache = &b.c;
+    ck_assert_int_eq(decode(&b, NULL, &r, &code, msg, sizeof msg), DLLM_OK);
+    ck_assert_int_eq(r.params.cache, DLLM_CACHE_PREFIX);
+    ck_assert_float_eq(r.params.threshold, 0.9f);
+    ck_assert_int_eq(r.params.early_stop, 1);
+    dllm_gen_request_deinit(&r);
+
+    rb_init(&b);
+    b.g.has_factor = 1;
+    b.g.factor = 1.5f;
+    b.m.params = &b.g;
+    b.c.has_policy = 1;
+    b.c.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_DUAL;
+    b.m.cache = &b.c;
+    ck_assert_int_eq(decode(&b, NULL, &r, &code, msg, sizeof msg), DLLM_OK);
+    ck_assert_int_eq(r.params.cache, DLLM_CACHE_DUAL);
+    ck_assert_float_eq(r.params.factor, 1.5f);
+    ck_assert_int_eq(r.params.early_stop, 0);
+    dllm_gen_request_deinit(&r);
+
+    /* Sparse-dLLM and d2Cache with their parameters */
+    rb_init(&b);
+    b.c.has_policy = b.c.has_keep_ratio = b.c.has_kernel = 1;
+    b.c.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_SPARSE;
+    b.c.keep_ratio = 0.25;
+    b.c.kernel = 5;
+    b.m.cache = &b.c;
+    ck_assert_int_eq(decode(&b, NULL, &r, &code, msg, sizeof msg), DLLM_OK);
+    ck_assert_int_eq(r.params.cache, DLLM_CACHE_SPARSE);
+    ck_assert_double_eq(r.params.cache_params.keep_ratio, 0.25);
+    ck_assert_int_eq(r.params.cache_params.kernel, 5);
+    dllm_gen_request_deinit(&r);
+    rb_init(&b);
+    b.c.has_policy = b.c.has_d2_k = b.c.has_d2_p = b.c.has_d2_prior = 1;
+    b.c.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_D2;
+    b.c.d2_k = 8;
+    b.c.d2_p = 0.3;
+    b.c.d2_prior = 0;
+    b.m.cache = &b.c;
+    ck_assert_int_eq(decode(&b, NULL, &r, &code, msg, sizeof msg), DLLM_OK);
+    ck_assert_int_eq(r.params.cache, DLLM_CACHE_D2);
+    ck_assert_int_eq(r.params.cache_params.d2_k, 8);
+    ck_assert_double_eq(r.params.cache_params.d2_p, 0.3);
+    ck_assert_int_eq(r.params.cache_params.d2_prior, 0);
+    dllm_gen_request_deinit(&r);
+
+    /* both rules at once: the engine's validator refuses */
+    rb_init(&b);
+    b.g.has_factor = b.g.has_threshold = 1;
+    b.g.factor = 1.5f;
+    b.g.threshold = 0.9f;
+    b.m.params = &b.g;
+    expect_fail(&b, DLLM_ERRC_INVALID_ARGUMENT, "params:");
 }
 END_TEST
 
@@ -563,6 +651,7 @@ static Suite *codec_suite(void)
     tc = tcase_create("response");
     tcase_add_test(tc, test_response_roundtrip);
     tcase_add_test(tc, test_topic_names);
+    tcase_add_test(tc, test_fast_dllm_fields);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,7 +2,10 @@
 # test_rebalance.sh -- two workers in one group (cooperative-sticky): the second joins
 # while the first is busy, partitions move, then the first leaves (SIGTERM) while the
 # second continues. Nothing is lost; both workers answered some requests; the first saw
-# the rebalances.
+# the rebalances. A second batch is produced once the second worker owns partitions:
+# the first batch alone may be used up on the moved partitions by then (the first worker
+# is fast enough to finish a partition while the group rebalances), which left the
+# second worker nothing to answer.
 #
 # SPDX-License-Identifier: Apache-2.0
 source "$(dirname "$0")/lib.sh"
@@ -19,7 +22,12 @@ replies_at_least() { [ "$(metric "$1" dllm_replies_total)" -ge "$2" ]; }
 wait_until 120 replies_at_least "$P1" 30 || fail "w1 made no progress"
 start_worker w2 --max-running 4 --max-queue 4 --group-instance-id reb-w2
 P2=$WPORT
-wait_until 120 replies_at_least "$P2" 10 || fail "w2 never answered (no partitions moved?)"
+owns_partitions() { [ "$(metric "$1" dllm_kafka_assigned_partitions)" -ge 1 ]; }
+wait_until 120 owns_partitions "$P2" || fail "no partitions moved to w2"
+$DRV produce --bootstrap "$BS" --topic dllm.requests --n 200 --prefix reb2 --gen 8 --steps 8 \
+    --block 8 --ids "$T/ids2" >/dev/null
+cat "$T/ids2" >>"$T/ids"
+wait_until 120 replies_at_least "$P2" 10 || fail "w2 never answered"
 reb=$(metric "$P1" dllm_kafka_rebalances)
 assigned1=$(metric "$P1" dllm_kafka_assigned_partitions)
 kill -TERM "$W1"

@@ -32,6 +32,25 @@ assert s["model_id"] == "llada-tiny" and s["worker_id"], s
 assert s["timings"]["total_ms"] >= s["timings"]["first_step_ms"] >= s["timings"]["queue_ms"] >= 0
 PYEOF
 
+# 1a. the Fast-dLLM flags travel too: prefix/dual cache, threshold decoding, early stop
+for extra in "--cache prefix --threshold 0.9" "--cache dual --factor 1.5 --early-stop"; do
+    # shellcheck disable=SC2086
+    "$BIN/dllm" submit --bootstrap "$BS" --prompt "What is 2+2?" "${GEN[@]}" $extra --json \
+        --timeout 60 >"$T/submit2.json" || fail "dllm submit $extra exited $?"
+    # shellcheck disable=SC2086
+    "$BIN/dllm" generate --model "$T/model" --prompt "What is 2+2?" "${GEN[@]}" $extra --json \
+        >"$T/generate2.json"
+    $PY - "$T/submit2.json" "$T/generate2.json" <<'PYEOF' || fail "submit/generate mismatch ($extra)"
+import json, sys
+s = json.load(open(sys.argv[1])); g = json.load(open(sys.argv[2]))
+assert s["status"] == "ok", s
+assert s["token_ids"] == g["token_ids"], (s["token_ids"], g["token_ids"])
+assert s["forwards"] == g["forwards"], (s["forwards"], g["forwards"])
+PYEOF
+done
+[ "$(metric "$WPORT" 'dllm_cache_requests_total{model_name="llada-tiny",policy="prefix"}')" -eq 1 ] ||
+    fail "no prefix-policy request counted"
+
 # 1b. JSONL: several requests, flags as defaults, per-line overrides
 printf '%s\n' '{"prompt": "a", "request_id": "jl-1"}' '{"prompt": "b", "seed": 3, "temperature": 0.5}' \
     '{"prompt_ids": [5, 6, 7], "gen_length": 16, "steps": 16}' >"$T/in.jsonl"

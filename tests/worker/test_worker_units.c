@@ -204,6 +204,54 @@ START_TEST(test_metrics_render)
 }
 END_TEST
 
+/* The overhead histogram's fine buckets and the cache-use counters by policy. */
+START_TEST(test_metrics_overhead_and_cache)
+{
+    dllm_metrics *m = NULL;
+    char *txt = NULL;
+    size_t len = 0;
+    dllm_seq_stats a, b;
+
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.rows_q = a.rows_v = a.rows_mlp = 100; /* no reuse: 3 x 100 of 3 x 100 */
+    a.rows_all = 100;
+    a.flops = a.flops_none = 1e6;
+    b.rows_q = 40;
+    b.rows_v = 50;
+    b.rows_mlp = 40; /* 130 of 3 x 100 computed: 170 reused */
+    b.rows_all = 100;
+    b.flops = 4e5;
+    b.flops_none = 1e6;
+    ck_assert_int_eq(dllm_metrics_new("m", "w1", &m), DLLM_OK);
+    dllm_metrics_observe(m, DLLM_H_OVERHEAD, 40e-6);
+    dllm_metrics_observe(m, DLLM_H_OVERHEAD, 1.8e-3);
+    dllm_metrics_cache_use(m, DLLM_CACHE_NONE, &a);
+    dllm_metrics_cache_use(m, DLLM_CACHE_DLLM, &b);
+    dllm_metrics_cache_use(m, DLLM_CACHE_DLLM, &b);
+    ck_assert_int_eq(dllm_metrics_render(m, &txt, &len), DLLM_OK);
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_worker_overhead_seconds_bucket{model_name=\"m\","
+                                      "le=\"2.5e-05\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_worker_overhead_seconds_bucket{model_name=\"m\","
+                                      "le=\"5e-05\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_worker_overhead_seconds_bucket{model_name=\"m\","
+                                      "le=\"0.0015\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_worker_overhead_seconds_bucket{model_name=\"m\","
+                                      "le=\"0.002\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_cache_requests_total{model_name=\"m\",policy=\"dllm\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_cache_rows_computed_total{model_name=\"m\",policy=\"none\"} 300\n"));
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_cache_rows_reused_total{model_name=\"m\",policy=\"none\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_cache_rows_computed_total{model_name=\"m\",policy=\"dllm\"} 260\n"));
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_cache_rows_reused_total{model_name=\"m\",policy=\"dllm\"} 340\n"));
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_cache_rows_total{model_name=\"m\",policy=\"dllm\"} 600\n"));
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_flops_saved_total{model_name=\"m\",policy=\"dllm\"} 1200000\n"));
+    ck_assert_ptr_nonnull(strstr(txt, "dllm_flops_total{model_name=\"m\",policy=\"none\"} 1000000\n"));
+    ck_assert_ptr_null(strstr(txt, "policy=\"prefix\"")); /* unused policies: no series */
+    free(txt);
+    dllm_metrics_free(m);
+}
+END_TEST
+
 static Suite *units_suite(void)
 {
     Suite *s = suite_create("worker_units");
@@ -218,6 +266,7 @@ static Suite *units_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("metrics");
     tcase_add_test(tc, test_metrics_render);
+    tcase_add_test(tc, test_metrics_overhead_and_cache);
     suite_add_tcase(s, tc);
     return s;
 }

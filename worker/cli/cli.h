@@ -26,6 +26,35 @@ int cli_eval(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 #ifdef DLLM_HAVE_WORKER
 int cli_submit(int argc, char **argv); /* worker/cli/cli_submit.c (DLLM_WORKER builds) */
+int cli_loadgen(int argc, char **argv); /* worker/cli/cli_loadgen.c (DLLM_WORKER builds) */
+
+/* One GenerateRequest to build (borrowed strings). Exactly one of prompt and ids. */
+typedef struct cli_request {
+    const char *request_id, *prompt, *system;
+    int raw;
+    int32_t *ids;
+    size_t n_ids;
+    dllm_gen_params gp;       /* every parameter is sent explicitly */
+    const char *model;        /* NULL: absent */
+    const char *reply_topic;  /* NULL: absent */
+    int64_t deadline_unix_ms; /* 0: none */
+    char **meta;              /* "k=v" (temporarily split while packing) */
+    size_t n_meta;
+    int use_prompt_slot, pin; /* prompt-slot options (docs/prompt-cache.md) */
+    const char *cache_salt;   /* NULL: absent */
+} cli_request;
+
+/* Packs r as a dllm.v1.GenerateRequest into a malloc'd buffer (*buf, *n; caller frees).
+ * 0, or -1 when out of memory. */
+int cli_pack_request(const cli_request *r, uint8_t **buf, size_t *n);
+
+/* librdkafka helpers shared by submit and loadgen (messages printed; 0 or -1). */
+struct rd_kafka_conf_s;
+struct rd_kafka_s;
+int cli_kafka_props(struct rd_kafka_conf_s *conf, char **props, size_t n); /* "k=v" */
+/* Assigns every partition of topic at its current high watermark: no reply produced after
+ * this call can be missed, and no group join is paid. */
+int cli_kafka_assign_end(struct rd_kafka_s *cons, const char *topic);
 #endif
 int cli_batch(int argc, char **argv);
 

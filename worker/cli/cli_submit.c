@@ -239,13 +239,13 @@ static int set_prop(rd_kafka_conf_t *conf, const char *k, const char *v)
 }
 
 /* Applies "k=v" properties to conf. */
-static int set_props(rd_kafka_conf_t *conf, char **props, size_t n)
+int cli_kafka_props(rd_kafka_conf_t *conf, char **props, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char *eq = strchr(props[i], '=');
         int r;
         if (eq == NULL || eq == props[i]) {
-            fprintf(stderr, "dllm submit: --kafka-prop wants KEY=VALUE, got '%s'\n", props[i]);
+            fprintf(stderr, "dllm: --kafka-prop wants KEY=VALUE, got '%s'\n", props[i]);
             return -1;
         }
         *eq = '\0';
@@ -257,7 +257,7 @@ static int set_props(rd_kafka_conf_t *conf, char **props, size_t n)
 }
 
 /* Assigns every partition of the reply topic at its current high watermark. */
-static int assign_reply_partitions(rd_kafka_t *cons, const char *topic)
+int cli_kafka_assign_end(rd_kafka_t *cons, const char *topic)
 {
     int ret = -1;
     const struct rd_kafka_metadata *md = NULL;
@@ -268,7 +268,7 @@ static int assign_reply_partitions(rd_kafka_t *cons, const char *topic)
     if (rkt == NULL) goto out;
     e = rd_kafka_metadata(cons, 0, rkt, &md, 10000);
     if (e || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt == 0) {
-        fprintf(stderr, "dllm submit: reply topic '%s' not available: %s\n", topic,
+        fprintf(stderr, "dllm: reply topic '%s' not available: %s\n", topic,
                 rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err
                                                         : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
         goto out;
@@ -279,7 +279,7 @@ static int assign_reply_partitions(rd_kafka_t *cons, const char *topic)
         int32_t p = md->topics[0].partitions[i].id;
         e = rd_kafka_query_watermark_offsets(cons, topic, p, &lo, &hi, 10000);
         if (e) {
-            fprintf(stderr, "dllm submit: cannot read offsets of %s [%d]: %s\n", topic, (int)p,
+            fprintf(stderr, "dllm: cannot read offsets of %s [%d]: %s\n", topic, (int)p,
                     rd_kafka_err2str(e));
             goto out;
         }
@@ -287,7 +287,7 @@ static int assign_reply_partitions(rd_kafka_t *cons, const char *topic)
     }
     e = rd_kafka_assign(cons, parts);
     if (e) {
-        fprintf(stderr, "dllm submit: assign failed: %s\n", rd_kafka_err2str(e));
+        fprintf(stderr, "dllm: assign failed: %s\n", rd_kafka_err2str(e));
         goto out;
     }
     ret = 0;
@@ -300,15 +300,9 @@ out:
 
 /* ---- request building ---- */
 
-typedef struct req_src {
-    const char *request_id, *prompt, *system;
-    int raw;
-    int32_t *ids;
-    size_t n_ids;
-    dllm_gen_params gp;
-} req_src;
+typedef cli_request req_src;
 
-static int produce_request(submit_ctx *c, const req_src *s)
+int cli_pack_request(const cli_request *s, uint8_t **out, size_t *out_len)
 {
     Dllm__V1__GenerateRequest m = DLLM__V1__GENERATE_REQUEST__INIT;
     Dllm__V1__GenerationParams g = DLLM__V1__GENERATION_PARAMS__INIT;
@@ -318,13 +312,9 @@ static int produce_request(submit_ctx *c, const req_src *s)
     uint8_t *buf = NULL;
     size_t n;
     int ret = -1;
-    rd_kafka_resp_err_t e;
-    const char *key;
 
-    if (c->n_pend >= MAX_PENDING) {
-        fprintf(stderr, "dllm submit: more than %d requests\n", MAX_PENDING);
-        return -1;
-    }
+    *out = NULL;
+    *out_len = 0;
     m.request_id = (char *)s->request_id;
     if (s->ids != NULL) {
         ti.ids = s->ids;
@@ -352,10 +342,24 @@ static int produce_request(submit_ctx *c, const req_src *s)
     g.seed = s->gp.seed;
     g.logits_eos_inf = s->gp.logits_eos_inf;
     g.confidence_eos_eot_inf = s->gp.confidence_eos_eot_inf;
+    g.has_threshold = g.has_factor = g.has_early_stop = 1;
+    g.threshold = s->gp.threshold;
+    g.factor = s->gp.factor;
+    g.early_stop = s->gp.early_stop;
     m.params = &g;
     cp.has_policy = 1;
-    cp.policy = s->gp.cache == DLLM_CACHE_DLLM ? DLLM__V1__CACHE_POLICY__CACHE_POLICY_DLLM
-                                               : DLLM__V1__CACHE_POLICY__CACHE_POLICY_NONE;
+    switch (s->gp.cache) {
+    case DLLM_CACHE_DLLM: cp.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_DLLM; break;
+    case DLLM_CACHE_PREFIX: cp.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_PREFIX; break;
+    case DLLM_CACHE_DUAL: cp.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_DUAL; break;
+    case DLLM_CACHE_NONE: cp.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_NONE; break;
+    case DLLM_CACHE_SPARSE: cp.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_SPARSE; break;
+    case DLLM_CACHE_D2: cp.policy = DLLM__V1__CACHE_POLICY__CACHE_POLICY_D2; break;
+    default:
+        fprintf(stderr, "dllm: cache policy %s has no wire value in dllm.v1 yet\n",
+                dllm_cache_policy_name(s->gp.cache));
+        goto out;
+    }
     if (s->gp.cache == DLLM_CACHE_DLLM) {
         cp.has_kp = cp.has_kr = cp.has_rho = cp.has_layer0_refresh = cp.has_cfg_interval = 1;
         cp.kp = s->gp.cache_params.kp;
@@ -364,44 +368,88 @@ static int produce_request(submit_ctx *c, const req_src *s)
         cp.layer0_refresh = s->gp.cache_params.layer0_refresh;
         cp.cfg_interval = s->gp.cache_params.cfg_interval;
     }
-    if (c->use_prompt_slot) {
+    if (s->gp.cache == DLLM_CACHE_SPARSE) {
+        cp.has_keep_ratio = cp.has_kernel = 1;
+        cp.keep_ratio = s->gp.cache_params.keep_ratio;
+        cp.kernel = s->gp.cache_params.kernel;
+    }
+    if (s->gp.cache == DLLM_CACHE_D2) {
+        cp.has_d2_k = cp.has_d2_p = cp.has_d2_sigma = cp.has_d2_inflate = cp.has_d2_prior = 1;
+        cp.d2_k = s->gp.cache_params.d2_k;
+        cp.d2_p = s->gp.cache_params.d2_p;
+        cp.d2_sigma = s->gp.cache_params.d2_sigma;
+        cp.d2_inflate = s->gp.cache_params.d2_inflate;
+        cp.d2_prior = s->gp.cache_params.d2_prior;
+    }
+    if (s->use_prompt_slot) {
         cp.has_use_prompt_slot = 1;
         cp.use_prompt_slot = 1;
     }
-    if (c->pin) {
+    if (s->pin) {
         cp.has_pin = 1;
         cp.pin = 1;
     }
-    cp.cache_salt = (char *)c->cache_salt;
+    cp.cache_salt = (char *)s->cache_salt;
     m.cache = &cp;
-    m.model = (char *)c->model;
-    m.reply_topic = (char *)c->reply_topic;
-    if (c->deadline_ms > 0) {
+    m.model = (char *)s->model;
+    m.reply_topic = (char *)s->reply_topic;
+    if (s->deadline_unix_ms > 0) {
         m.has_deadline_unix_ms = 1;
-        m.deadline_unix_ms = unix_ms() + c->deadline_ms;
+        m.deadline_unix_ms = s->deadline_unix_ms;
     }
-    if (c->n_meta > 0) {
-        ents = calloc(c->n_meta, sizeof *ents);
-        entp = calloc(c->n_meta, sizeof *entp);
+    if (s->n_meta > 0) {
+        ents = calloc(s->n_meta, sizeof *ents);
+        entp = calloc(s->n_meta, sizeof *entp);
         if (ents == NULL || entp == NULL) goto out;
-        for (size_t i = 0; i < c->n_meta; i++) {
+        for (size_t i = 0; i < s->n_meta; i++) {
             Dllm__V1__GenerateRequest__MetadataEntry e0 =
                 DLLM__V1__GENERATE_REQUEST__METADATA_ENTRY__INIT;
-            char *eq = strchr(c->meta[i], '=');
+            char *eq = strchr(s->meta[i], '=');
             ents[i] = e0;
             *eq = '\0'; /* checked at parse time; restored below */
-            ents[i].key = c->meta[i];
+            ents[i].key = s->meta[i];
             ents[i].value = eq + 1;
             entp[i] = &ents[i];
         }
-        m.n_metadata = c->n_meta;
+        m.n_metadata = s->n_meta;
         m.metadata = entp;
     }
     n = dllm__v1__generate_request__get_packed_size(&m);
     buf = malloc(n ? n : 1);
+    if (buf != NULL) dllm__v1__generate_request__pack(&m, buf);
+    for (size_t i = 0; i < s->n_meta; i++) s->meta[i][strlen(s->meta[i])] = '=';
     if (buf == NULL) goto out;
-    dllm__v1__generate_request__pack(&m, buf);
-    for (size_t i = 0; i < c->n_meta; i++) c->meta[i][strlen(c->meta[i])] = '=';
+    *out = buf;
+    *out_len = n;
+    ret = 0;
+out:
+    free(ents);
+    free(entp);
+    return ret;
+}
+
+static int produce_request(submit_ctx *c, const req_src *s0)
+{
+    req_src sc = *s0, *s = &sc;
+    uint8_t *buf = NULL;
+    size_t n;
+    int ret = -1;
+    rd_kafka_resp_err_t e;
+    const char *key;
+
+    if (c->n_pend >= MAX_PENDING) {
+        fprintf(stderr, "dllm submit: more than %d requests\n", MAX_PENDING);
+        return -1;
+    }
+    sc.model = c->model;
+    sc.reply_topic = c->reply_topic;
+    sc.deadline_unix_ms = c->deadline_ms > 0 ? unix_ms() + c->deadline_ms : 0;
+    sc.meta = c->meta;
+    sc.n_meta = c->n_meta;
+    sc.use_prompt_slot = c->use_prompt_slot;
+    sc.pin = c->pin;
+    sc.cache_salt = c->cache_salt;
+    if (cli_pack_request(s, &buf, &n)) goto out;
     key = c->key ? c->key : s->request_id;
     if (c->key_by_prefix && c->key == NULL) {
         static const size_t kn = DLLM_PREFIX_KEY_HEX + 24;
@@ -443,8 +491,6 @@ static int produce_request(submit_ctx *c, const req_src *s)
     rd_kafka_poll(c->prod, 0);
     ret = 0;
 out:
-    free(ents);
-    free(entp);
     free(buf);
     return ret;
 }
@@ -838,8 +884,8 @@ int cli_submit(int argc, char **argv)
         set_prop(pconf, "enable.idempotence", "true") || set_prop(pconf, "linger.ms", "5") ||
         set_prop(cconf, "enable.auto.commit", "false") ||
         set_prop(cconf, "enable.partition.eof", "false") ||
-        set_prop(cconf, "group.id", "dllm-submit") || set_props(pconf, props, n_props) ||
-        set_props(cconf, props, n_props))
+        set_prop(cconf, "group.id", "dllm-submit") || cli_kafka_props(pconf, props, n_props) ||
+        cli_kafka_props(cconf, props, n_props))
         goto out;
     rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);
     rd_kafka_conf_set_opaque(pconf, &c);
@@ -856,7 +902,7 @@ int cli_submit(int argc, char **argv)
     }
     cconf = NULL; /* owned by c.cons */
     rd_kafka_poll_set_consumer(c.cons);
-    if (assign_reply_partitions(c.cons, c.reply_topic)) goto out;
+    if (cli_kafka_assign_end(c.cons, c.reply_topic)) goto out;
 
     if (jsonl != NULL) {
         if (submit_jsonl(&c, jsonl, &s.gp)) goto out;

@@ -20,6 +20,7 @@ static void usage(FILE *f)
             "  bench      cost of a setting, cached against uncached (analytic or timed)\n"
 #ifdef DLLM_HAVE_WORKER
             "  submit     send requests to dllm-worker over Kafka and print the replies\n"
+            "  loadgen    load a worker with N requests; throughput, latency, lost replies\n"
 #endif
             "  batch      offline generation: JSONL requests in, JSONL results out\n"
             "\n"
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "bench") == 0) return cli_bench(argc - 1, argv + 1);
 #ifdef DLLM_HAVE_WORKER
     if (strcmp(cmd, "submit") == 0) return cli_submit(argc - 1, argv + 1);
+    if (strcmp(cmd, "loadgen") == 0) return cli_loadgen(argc - 1, argv + 1);
 #endif
     if (strcmp(cmd, "batch") == 0) return cli_batch(argc - 1, argv + 1);
     fprintf(stderr, "dllm: unknown command '%s'\n\n", cmd);

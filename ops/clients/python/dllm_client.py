@@ -175,7 +175,9 @@ def response_to_dict(r):
                         "cached_prompt_tokens": res.usage.cached_prompt_tokens},
                  timings={"queue_ms": res.timings.queue_ms,
                           "first_step_ms": res.timings.first_step_ms,
-                          "total_ms": res.timings.total_ms},
+                          "total_ms": res.timings.total_ms,
+                          "worker_ms": res.timings.worker_ms,
+                          "engine_ms": res.timings.engine_ms},
                  steps=res.steps, forwards=res.forwards)
     else:
         d.update(status="error", error={"code": pb.ErrorCode.Name(r.error.code),
