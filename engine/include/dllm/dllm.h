@@ -61,6 +61,9 @@ typedef struct dllm_engine_config {
                             * "llada-mini" for tests) with seeded random weights created on
                             * the backend, no tokenizer; for benchmarks */
     uint64_t synthetic_seed;
+    int tp;                /* tensor parallelism: ranks sharing the model (default 1; 0 = 1);
+                            * on the cpu backend the ranks are threads of this process
+                            * (docs/tensor-parallel.md) */
 } dllm_engine_config;
 
 void dllm_engine_config_init(dllm_engine_config *c);
