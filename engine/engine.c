@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "cache/d2.h"
@@ -347,6 +348,18 @@ fail:
                      "%s", sp->name, dllm_backend_name(be), dllm_status_desc(rc));
 }
 
+/* CPU threads of one rank's backend: n_threads is the total, so tp ranks get a share each
+ * (OpenBLAS workers of several ranks spinning on the same cores were 3x slower than one
+ * thread per rank on a 2-core machine); tp = 1 keeps the configured value. */
+static int rank_threads(const dllm_engine_config *c)
+{
+    long n;
+    if (c->tp <= 1) return c->n_threads;
+    n = c->n_threads > 0 ? c->n_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    n /= c->tp;
+    return n < 1 ? 1 : (int)n;
+}
+
 /* The rank group of a tp > 1 engine (threads and communicator) and its rank table. */
 static dllm_status tp_setup(dllm_engine *e, const dllm_engine_config *c, char *err, size_t errn)
 {
@@ -394,7 +407,7 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
         DLLM_TRY_GOTO(tp_setup(e, c, err, errn), rc, out);
         for (int r = 0; r < e->tp; r++) {
             dllm_backend **be = r ? &e->rk[r].be : &e->be;
-            DLLM_TRY_GOTO(dllm_backend_new(c->backend, c->n_threads, c->device, be, err, errn),
+            DLLM_TRY_GOTO(dllm_backend_new(c->backend, rank_threads(c), c->device, be, err, errn),
                           rc, out);
             DLLM_TRY_GOTO(synth_load(e, c, *be, rk_w(e, r), r, err, errn), rc, out);
             dllm_forward_init(rk_fwd(e, r), *be, rk_w(e, r));
@@ -424,8 +437,8 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
     DLLM_TRY_GOTO(tp_setup(e, c, err, errn), rc, out);
     for (int r = 0; r < e->tp; r++) {
         dllm_backend **be = r ? &e->rk[r].be : &e->be;
-        DLLM_TRY_GOTO(dllm_backend_new(c->backend, c->n_threads, c->device, be, err, errn), rc,
-                      out);
+        DLLM_TRY_GOTO(dllm_backend_new(c->backend, rank_threads(c), c->device, be, err, errn),
+                      rc, out);
         DLLM_TRY_GOTO(dllm_model_weights_load_tp(rk_w(e, r), *be, e->ck, e->tp, r, err, errn),
                       rc, out);
         dllm_forward_init(rk_fwd(e, r), *be, rk_w(e, r));

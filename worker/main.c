@@ -125,6 +125,7 @@ int main(int argc, char **argv)
     ec.model_dir = model_dir;
     ec.backend = cfg.backend;
     ec.n_threads = cfg.threads;
+    ec.tp = cfg.tp;
     fprintf(stderr, "dllm-worker: loading model %s (%s)\n", model_dir, cfg.backend);
     rc = dllm_engine_new(&ec, &engine, err, sizeof err);
     if (rc != DLLM_OK) {
