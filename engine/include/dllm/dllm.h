@@ -355,6 +355,13 @@ typedef struct dllm_cost {
     double flops_full_head;       /* with the policy, LM head over every canvas row */
     double flops_none_full_head;  /* everything recomputed, LM head over every row */
     int64_t rows_q, rows_v, rows_mlp, rows_all;
+    /* tensor parallelism (docs/tensor-parallel.md), the whole generation, fp32 activations:
+     * the all-reduces of backend memory (embedding, W_o and W_down per layer, Sparse-dLLM's
+     * key scores, d2Cache's probabilities) and the small host collectives (V-verify's
+     * partial cosines, the sampler's all-gather); bytes = each rank's payload. The same for
+     * every TP degree (the sampler's all-gather receives tp times its payload). */
+    int64_t tp_allreduce_count, tp_small_count;
+    double tp_allreduce_bytes, tp_small_bytes;
 } dllm_cost;
 
 dllm_status dllm_estimate_cost(const dllm_model_shape *m, int32_t prompt_len,
