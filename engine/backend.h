@@ -71,7 +71,7 @@ dllm_status dllm_backend_weight_upload(dllm_backend *be, const void *src, dllm_d
                                        int64_t rows, int64_t cols, dllm_weight *out);
 /* Creates a (rows, cols) weight of seeded pseudo-random values directly on the backend
  * (synthetic models for benchmarks, no checkpoint): element i is
- *   bias + scale * (2 u - 1),  u = dllm_rng_uniform(seed, 2, 0, 0, i)   (rng.h)
+ *   bias + scale * (2 u - 1),  u = dllm_rng_uniform(seed, DLLM_RNG_WEIGHTS, 0, 0, i)
  * computed in fp32 and stored in the backend's format (so backends agree up to it). */
 dllm_status dllm_backend_weight_random(dllm_backend *be, int64_t rows, int64_t cols,
                                        uint64_t seed, float scale, float bias, dllm_weight *out);

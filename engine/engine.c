@@ -40,6 +40,7 @@
 #include "cache/d2.h"
 #include "cache/feature_store.h"
 #include "cache/policy.h"
+#include "cache/slots.h"
 #include "checkpoint.h"
 #include "forward.h"
 #include "model.h"
@@ -71,6 +72,9 @@ struct dllm_engine {
     dllm_model_weights w;
     dllm_forward fwd;
     dllm_pool pool;      /* sequences' features (size 0: none, direct allocations) */
+    dllm_slots slots;    /* prompt slots (n 0: off) */
+    char *model_id, *model_revision; /* prefix-key identity */
+    uint8_t tok_sha256[32];          /* SHA-256 of tokenizer.json */
     char *model_dir;
     int32_t mask_id, eos_id, eot_id, bos_id;
     int64_t max_len;
@@ -122,6 +126,9 @@ struct dllm_seq {
     dllm_d2_state d2;
     dllm_feature_store *tp_fs; /* tp > 1: (2 tp) [2r] cond, [2r + 1] uncond of rank r >= 1 */
     float **tp_res;            /* tp > 1: (tp) rank r >= 1's cfg_res (R, Vl) */
+    int slot;               /* prompt slot held (-1: none) */
+    int32_t slot_rows;      /* prompt rows [0, slot_rows) attached from it */
+    int32_t cached_prompt;  /* slot_rows when the slot already existed, else 0 */
 };
 
 /* Rank r's parts (rank 0: the engine's and the sequence's own). */
@@ -183,6 +190,7 @@ static dllm_status seterr(dllm_engine *e, dllm_status rc, const char *fmt, ...)
 }
 
 static dllm_status reserve_host(dllm_engine *e, size_t rows, size_t plan);
+static dllm_status attach_slot(dllm_engine *e, dllm_seq *s);
 
 static double now_ms(void)
 {
@@ -198,6 +206,8 @@ void dllm_engine_config_init(dllm_engine_config *c)
     memset(c, 0, sizeof *c);
     c->backend = "cpu";
     c->tp = 1;
+    c->slot_pin_share = 0.25;
+    c->slot_pin_ttl_s = 1800.0;
 }
 
 void dllm_engine_free(dllm_engine *e)
@@ -222,7 +232,10 @@ void dllm_engine_free(dllm_engine *e)
     free(e->tp_tok);
     free(e->tp_conf);
     dllm_forward_deinit(&e->fwd);
+    dllm_slots_deinit(&e->slots);
     dllm_pool_deinit(&e->pool);
+    free(e->model_id);
+    free(e->model_revision);
     dllm_model_weights_deinit(&e->w, e->be);
     dllm_backend_free(e->be);
     dllm_checkpoint_free(e->ck);
@@ -434,12 +447,15 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
         rc = dllm_errf(err, errn, rc, "%s", sub);
         goto out;
     }
+    DLLM_TRY_GOTO(dllm_sha256_file(path, e->tok_sha256, err, errn), rc, out);
     DLLM_TRY_GOTO(tp_setup(e, c, err, errn), rc, out);
     for (int r = 0; r < e->tp; r++) {
         dllm_backend **be = r ? &e->rk[r].be : &e->be;
         DLLM_TRY_GOTO(dllm_backend_new(c->backend, rank_threads(c), c->device, be, err, errn),
                       rc, out);
-        DLLM_TRY_GOTO(dllm_model_weights_load_tp(rk_w(e, r), *be, e->ck, e->tp, r, err, errn),
+        DLLM_TRY_GOTO(dllm_model_weights_load_tp(rk_w(e, r), *be, e->ck, e->tp, r,
+                                                 r ? NULL : c->load_progress,
+                                                 c->load_progress_user, err, errn),
                       rc, out);
         dllm_forward_init(rk_fwd(e, r), *be, rk_w(e, r));
         if (e->tp > 1) dllm_forward_set_comm(rk_fwd(e, r), dllm_tp_group_comm(e->grp, r));
@@ -464,6 +480,54 @@ pool:
             rc = dllm_errf(err, errn, rc, "cannot allocate a %zu-byte memory pool on the %s "
                            "backend: %s; hint: lower --pool-mb", c->pool_bytes,
                            dllm_backend_name(e->be), dllm_status_desc(rc));
+            goto out;
+        }
+    }
+    /* prompt-slot key identity (docs/prompt-cache.md); a synthetic model has no tokenizer:
+     * its "tokenizer hash" is SHA-256 of "synthetic:<name>" */
+    if (c->synthetic != NULL) {
+        char tag[256];
+        snprintf(tag, sizeof tag, "synthetic:%s", c->synthetic);
+        DLLM_TRY_GOTO(dllm_sha256(tag, strlen(tag), e->tok_sha256), rc, out);
+    }
+    {
+        /* default model id: the directory's (or synthetic model's) base name */
+        const char *src = c->synthetic != NULL ? c->synthetic : c->model_dir;
+        size_t end = strlen(src), beg;
+        while (end > 1 && src[end - 1] == '/') end--;
+        beg = end;
+        while (beg > 0 && src[beg - 1] != '/') beg--;
+        e->model_id = c->model_id ? strdup(c->model_id) : strndup(src + beg, end - beg);
+        e->model_revision = strdup(c->model_revision ? c->model_revision : "");
+        if (e->model_id == NULL || e->model_revision == NULL) {
+            rc = dllm_errf(err, errn, DLLM_E_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (c->prompt_slots > 0 && e->tp > 1) {
+        rc = dllm_errf(err, errn, DLLM_E_UNSUPPORTED,
+                       "prompt slots are not sharded across tensor-parallel ranks yet (a slot "
+                       "holds full-width K/V); hint: --prompt-slots 0 with --tp %d", e->tp);
+        goto out;
+    }
+    if (c->prompt_slots > 0) {
+        int32_t st = c->slot_tokens > 0 ? c->slot_tokens : 512;
+        double share = c->slot_pin_share, ttl = c->slot_pin_ttl_s;
+        if (!(share >= 0.0 && share <= 1.0) || c->slot_tokens < 0 || !(ttl > 0.0)) {
+            rc = dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                           "prompt slots: slot_tokens must be >= 0, the pin share in [0, 1] and "
+                           "the pin TTL > 0 (got %d, %g, %g)", (int)c->slot_tokens,
+                           c->slot_pin_share, c->slot_pin_ttl_s);
+            goto out;
+        }
+        rc = dllm_slots_init(&e->slots, e->be, c->prompt_slots, st, e->w.L, e->w.C, share,
+                             ttl * 1e3);
+        if (rc != DLLM_OK) {
+            rc = dllm_errf(err, errn, rc, "cannot allocate %zu prompt slots of %d tokens (%zu "
+                           "bytes each) on the %s backend: %s; hint: fewer --prompt-slots or "
+                           "a lower --slot-tokens", c->prompt_slots, (int)st,
+                           dllm_slots_slot_bytes(e->w.L, e->w.C, st), dllm_backend_name(e->be),
+                           dllm_status_desc(rc));
             goto out;
         }
     }
@@ -522,8 +586,10 @@ dllm_status dllm_engine_calibrate(dllm_engine *e, dllm_calibration *o)
     DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)n * sizeof(float), (void **)&b), rc, out);
     DLLM_TRY_GOTO(dllm_backend_upload(e->be, a, host, (size_t)n * sizeof(float)), rc, out);
     DLLM_TRY_GOTO(dllm_backend_upload(e->be, b, host, (size_t)n * sizeof(float)), rc, out);
-    DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)(m * gk) * sizeof(float), (void **)&x), rc, out);
-    DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)(m * gn) * sizeof(float), (void **)&y), rc, out);
+    DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)(m * gk) * sizeof(float), (void **)&x), rc,
+                  out);
+    DLLM_TRY_GOTO(dllm_backend_alloc(e->be, (size_t)(m * gn) * sizeof(float), (void **)&y), rc,
+                  out);
     DLLM_TRY_GOTO(dllm_backend_upload(e->be, x, host, (size_t)(m * gk) * sizeof(float)), rc, out);
     DLLM_TRY_GOTO(dllm_backend_weight_random(e->be, gn, gk, 99, 0.05f, 0.0f, &w), rc, out);
     for (int pass = 0; pass < 2; pass++) { /* pass 0 warms up (plans, clocks) */
@@ -570,6 +636,58 @@ void dllm_engine_pool_stats(const dllm_engine *e, dllm_pool_stats *o)
     o->used = e->pool.used;
     o->peak = e->pool.peak;
     o->largest_free = dllm_pool_largest_free(&e->pool);
+}
+
+dllm_slots *dllm_engine_slots_internal(dllm_engine *e)
+{
+    return &e->slots;
+}
+
+void dllm_engine_slot_stats(const dllm_engine *e, dllm_slot_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (e->slots.n > 0) dllm_slots_stats(&e->slots, now_ms(), out);
+}
+
+size_t dllm_engine_slot_list(const dllm_engine *e, dllm_slot_info *out, size_t cap)
+{
+    size_t n = 0;
+    double t = now_ms();
+    for (size_t i = 0; i < e->slots.n; i++) {
+        const dllm_slot *sl = &e->slots.slots[i];
+        if (sl->state != DLLM_SLOT_READY) continue;
+        if (n < cap) {
+            memcpy(out[n].key, sl->key, sizeof out[n].key);
+            out[n].n_tokens = sl->n_tokens;
+            out[n].refs = sl->refs;
+            out[n].pinned = sl->pinned && t < sl->pin_until_ms;
+        }
+        n++;
+    }
+    return n;
+}
+
+dllm_status dllm_engine_prefix_key(const dllm_engine *e, const int32_t *prefix, size_t n,
+                                   const dllm_gen_params *p, uint8_t out[DLLM_PREFIX_KEY_BYTES])
+{
+    dllm_prefix_key_fields f;
+    memset(&f, 0, sizeof f);
+    f.model_id = e->model_id;
+    f.model_revision = e->model_revision;
+    memcpy(f.tokenizer_sha256, e->tok_sha256, 32);
+    f.dtype = "f32"; /* every backend stores fp32 features */
+    f.tp_size = 1;
+    f.policy = dllm_cache_policy_name(p->cache);
+    f.kp = p->cache_params.kp;
+    f.kr = p->cache_params.kr;
+    f.rho = p->cache_params.rho;
+    f.layer0_refresh = p->cache_params.layer0_refresh ? 1u : 0u;
+    f.cfg_interval = p->cache_params.cfg_interval;
+    f.salt = p->cache_salt;
+    f.salt_len = p->cache_salt_len;
+    f.tokens = prefix;
+    f.n_tokens = n;
+    return dllm_prefix_key(&f, out);
 }
 
 size_t dllm_seq_bytes(const dllm_engine *e, size_t n_prompt, const dllm_gen_params *p)
@@ -681,6 +799,13 @@ dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t
     if (p->remasking != DLLM_REMASK_LOW_CONFIDENCE && p->remasking != DLLM_REMASK_RANDOM)
         return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "unknown remasking %d",
                          (int)p->remasking);
+    if (p->prefix_len < 0)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG,
+                         "prefix_len (prompt-slot prefix) must be >= 0 (got %d)",
+                         (int)p->prefix_len);
+    if (p->cache_salt_len > DLLM_CACHE_SALT_MAX)
+        return dllm_errf(err, errn, DLLM_E_INVALID_ARG, "cache salt of %u bytes is over the "
+                         "limit of %d", (unsigned)p->cache_salt_len, DLLM_CACHE_SALT_MAX);
     return dllm_policy_validate(p, err, errn);
 }
 
@@ -755,6 +880,7 @@ void dllm_seq_free(dllm_seq *s)
 {
     if (s == NULL) return;
     dllm_d2_free(&s->d2);
+    if (s->slot >= 0) dllm_slots_release(&s->e->slots, s->slot);
     for (int r = 0; r < s->e->tp; r++) {
         dllm_engine *e = s->e;
         if (r > 0 && (s->tp_fs == NULL || s->tp_res == NULL)) break;
@@ -837,6 +963,7 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
         goto out;
     }
     s->e = e;
+    s->slot = -1;
     s->p = *p;
     s->policy = dllm_policy_get(p->cache);
     s->P = (int32_t)n_prompt;
@@ -930,11 +1057,96 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
             goto out;
         }
     }
+    if (p->prefix_len > 0) {
+        if ((size_t)p->prefix_len > n_prompt) {
+            rc = seterr(e, DLLM_E_INVALID_ARG, "prefix_len %d is longer than the prompt (%zu "
+                        "tokens)", (int)p->prefix_len, n_prompt);
+            goto out;
+        }
+        rc = attach_slot(e, s);
+        if (rc != DLLM_OK) goto out;
+    }
     *out = s;
     s = NULL;
 out:
     dllm_seq_free(s);
     return rc;
+}
+
+/* The plan of a full forward over the prefix alone (the slot build), in s->plan_cond. */
+static dllm_status build_slot(dllm_engine *e, dllm_seq *s, dllm_slot *sl)
+{
+    int64_t L = e->w.L;
+    dllm_status rc;
+    int64_t *rows = calloc(3 * (size_t)L, sizeof *rows);
+    if (rows == NULL) return DLLM_E_NOMEM;
+    dllm_row_counts bc = {rows, rows + L, rows + 2 * L, 0, 0, 0.0, 0.0};
+    for (int64_t l = 0; l < L; l++) {
+        memset(&s->plan_cond[l], 0, sizeof s->plan_cond[l]);
+        s->plan_cond[l].prompt = 1;
+        s->plan_cond[l].resp = 1;
+    }
+    dllm_fwd_seq q = {s->canvas, sl->n_tokens, sl->n_tokens, 0, 0, &sl->fs, s->plan_cond, &bc,
+                      NULL};
+    rc = dllm_forward_run(&e->fwd, &q, 1);
+    if (rc == DLLM_OK) {
+        /* the build is this sequence's cost: rows and FLOPs, but nothing `none` would run */
+        for (int64_t l = 0; l < L; l++) {
+            s->counts.q[l] += bc.q[l];
+            s->counts.v[l] += bc.v[l];
+            s->counts.mlp[l] += bc.mlp[l];
+        }
+        s->counts.flops += bc.flops;
+    }
+    free(rows);
+    return rc;
+}
+
+/* Serves prompt rows [0, prefix_len) from a prompt slot: attaches an existing one, or
+ * builds one from the prefix alone and attaches it. No slot (slots off, a policy that
+ * keeps no features, a prefix longer than a slot, every slot busy) is not an error: the
+ * sequence computes its prompt itself. */
+static dllm_status attach_slot(dllm_engine *e, dllm_seq *s)
+{
+    int32_t S = s->p.prefix_len;
+    uint8_t key[DLLM_PREFIX_KEY_BYTES];
+    int idx = -1, fresh = 0;
+    dllm_status rc;
+
+    if (e->slots.n == 0) return DLLM_OK;
+    e->slots.st.queries++;
+    e->slots.st.query_tokens += (uint64_t)S;
+    /* the policies whose first forward is a plain full refresh (others, e.g. ones that
+     * gather attention statistics over every row, opt in once checked) */
+    if (!s->policy->keeps_features || S > e->slots.max_tokens ||
+        (s->p.cache != DLLM_CACHE_DLLM && s->p.cache != DLLM_CACHE_PREFIX &&
+         s->p.cache != DLLM_CACHE_DUAL))
+        return DLLM_OK;
+    rc = dllm_engine_prefix_key(e, s->canvas, (size_t)S, &s->p, key);
+    if (rc != DLLM_OK) return seterr(e, rc, "prompt slot: cannot compute the prefix key");
+    rc = dllm_slots_acquire(&e->slots, key, S, s->p.prefix_pin, now_ms(), &idx, &fresh);
+    if (rc == DLLM_E_BUSY) {
+        e->slots.st.busy++;
+        return DLLM_OK;
+    }
+    if (rc != DLLM_OK) return seterr(e, rc, "prompt slot: %s", dllm_status_desc(rc));
+    s->slot = idx;
+    if (fresh) {
+        rc = build_slot(e, s, &e->slots.slots[idx]);
+        if (rc != DLLM_OK)
+            return seterr(e, rc, "prompt slot: building a %d-token prefix failed: %s", (int)S,
+                          dllm_status_desc(rc));
+        dllm_slots_commit(&e->slots, idx);
+    } else {
+        e->slots.st.hits++;
+        e->slots.st.hit_tokens += (uint64_t)S;
+        s->cached_prompt = S;
+    }
+    rc = dllm_slots_copy_to(&e->slots, idx, &s->fs_cond);
+    if (rc != DLLM_OK)
+        return seterr(e, rc, "prompt slot: attaching failed: %s", dllm_status_desc(rc));
+    s->slot_rows = S;
+    return DLLM_OK;
 }
 
 int dllm_seq_finished(const dllm_seq *s)
@@ -972,6 +1184,8 @@ void dllm_seq_stats_get(const dllm_seq *s, dllm_seq_stats *o)
     o->rows_all = s->counts.all;
     o->flops = s->counts.flops;
     o->flops_none = s->counts.flops_none;
+    o->cached_prompt_tokens = s->cached_prompt;
+    o->slot_prefix_tokens = s->slot_rows;
 }
 
 int64_t dllm_seq_layer_rows(const dllm_seq *s, int64_t *q, int64_t *v, int64_t *mlp,
@@ -1280,6 +1494,14 @@ dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
         dllm_plan_ctx pc = {tc, s->P, s->R, s->block, s->i, b0, bl,
                             s->is_d2 ? s->d2.rows : NULL, s->is_d2 ? s->d2.n_rows : 0};
         for (int64_t l = 0; l < e->w.L; l++) s->policy->plan(&s->p, &pc, l, &s->plan_cond[l]);
+        if (s->slot_rows > 0 && tc == 1) /* first forward: the slot's rows are in the store */
+            for (int64_t l = 0; l < e->w.L; l++) {
+                dllm_layer_plan *lp = &s->plan_cond[l];
+                if (!lp->prompt || !lp->resp) continue;
+                memset(lp, 0, sizeof *lp);
+                lp->lo = s->slot_rows;
+                lp->hi = s->T;
+            }
         e->plan[k++] = (dllm_fwd_seq){s->canvas, s->T, s->P, h0, hn, &s->fs_cond, s->plan_cond,
                                       &s->counts, s->is_d2 ? s->d2.probs : NULL};
         if (s->run_uncond) {

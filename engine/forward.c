@@ -334,8 +334,10 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
 
     /* h = RMSNorm(x) on the rows this layer reads (all N when every sequence reads all) */
     int all_read = 1;
-    for (size_t s = 0; s < n_seqs && all_read; s++)
-        all_read = segs_read(&seqs[s], &seqs[s].plans[l]) == (seqs[s].P > 0 ? SEG_P | SEG_R : SEG_R);
+    for (size_t s = 0; s < n_seqs && all_read; s++) {
+        unsigned every = seqs[s].P > 0 ? SEG_P | SEG_R : SEG_R;
+        all_read = segs_read(&seqs[s], &seqs[s].plans[l]) == every;
+    }
     if (all_read) {
         DLLM_TRY(dllm_backend_rmsnorm(be, f->h, f->x, &lw->attn_norm, N, w->eps));
     } else {

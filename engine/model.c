@@ -13,8 +13,21 @@
 #include "shard.h"
 #include "util.h"
 
-static dllm_status upload(dllm_backend *be, const dllm_st_tensor *t, dllm_weight *out, char *err,
-                          size_t errn)
+typedef struct load_progress {
+    void (*fn)(void *, uint64_t, uint64_t);
+    void *user;
+    uint64_t done, total;
+} load_progress;
+
+static uint64_t tensor_bytes(const dllm_st_tensor *t)
+{
+    uint64_t n = dllm_dtype_size(t->dtype);
+    for (int i = 0; i < t->ndim; i++) n *= (uint64_t)t->shape[i];
+    return n;
+}
+
+static dllm_status upload(dllm_backend *be, const dllm_st_tensor *t, dllm_weight *out,
+                          load_progress *lp, char *err, size_t errn)
 {
     int64_t rows = t->ndim == 2 ? t->shape[0] : 1;
     int64_t cols = t->ndim == 2 ? t->shape[1] : t->shape[0];
@@ -23,6 +36,8 @@ static dllm_status upload(dllm_backend *be, const dllm_st_tensor *t, dllm_weight
         return dllm_errf(err, errn, rc, "uploading tensor '%s' (%lld x %lld) to the %s backend: %s",
                          t->name, (long long)rows, (long long)cols, dllm_backend_name(be),
                          dllm_status_desc(rc));
+    lp->done += tensor_bytes(t);
+    if (lp->fn) lp->fn(lp->user, lp->done, lp->total);
     return DLLM_OK;
 }
 
@@ -30,7 +45,7 @@ static dllm_status upload(dllm_backend *be, const dllm_st_tensor *t, dllm_weight
  * zero_rows zero rows: a pointer offset when whole rows are taken, else a host copy. */
 static dllm_status upload_slice(dllm_backend *be, const dllm_st_tensor *t, int64_t r0, int64_t nr,
                                 int64_t c0, int64_t nc, int64_t zero_rows, dllm_weight *out,
-                                char *err, size_t errn)
+                                load_progress *lp, char *err, size_t errn)
 {
     int64_t cols = t->shape[1];
     size_t es = dllm_dtype_size(t->dtype);
@@ -54,6 +69,8 @@ static dllm_status upload_slice(dllm_backend *be, const dllm_st_tensor *t, int64
                          "tensor '%s' to the %s backend: %s", (long long)r0,
                          (long long)(r0 + nr), (long long)c0, (long long)(c0 + nc), t->name,
                          dllm_backend_name(be), dllm_status_desc(rc));
+    lp->done += tensor_bytes(t); /* progress counts the checkpoint's tensors */
+    if (lp->fn) lp->fn(lp->user, lp->done, lp->total);
     return DLLM_OK;
 }
 
@@ -69,18 +86,30 @@ void dllm_model_weights_set_full(dllm_model_weights *w)
 }
 
 dllm_status dllm_model_weights_load(dllm_model_weights *w, dllm_backend *be,
-                                    const dllm_checkpoint *ck, char *err, size_t errn)
+                                    const dllm_checkpoint *ck,
+                                    void (*progress)(void *, uint64_t, uint64_t), void *user,
+                                    char *err, size_t errn)
 {
-    return dllm_model_weights_load_tp(w, be, ck, 1, 0, err, errn);
+    return dllm_model_weights_load_tp(w, be, ck, 1, 0, progress, user, err, errn);
 }
 
 dllm_status dllm_model_weights_load_tp(dllm_model_weights *w, dllm_backend *be,
-                                       const dllm_checkpoint *ck, int tp, int rank, char *err,
-                                       size_t errn)
+                                       const dllm_checkpoint *ck, int tp, int rank,
+                                       void (*progress)(void *, uint64_t, uint64_t), void *user,
+                                       char *err, size_t errn)
 {
     const dllm_model_config *cfg = &ck->cfg;
     dllm_status rc = DLLM_OK;
+    load_progress lp = {progress, user, 0, 0};
     dllm_shard sh;
+
+    lp.total = tensor_bytes(ck->wte) + tensor_bytes(ck->ln_f) + tensor_bytes(ck->lm_head);
+    for (int64_t i = 0; i < cfg->n_layers; i++) {
+        const dllm_layer_tensors *t = &ck->layers[i];
+        lp.total += tensor_bytes(t->attn_norm) + tensor_bytes(t->q_proj) + tensor_bytes(t->k_proj) +
+                    tensor_bytes(t->v_proj) + tensor_bytes(t->attn_out) + tensor_bytes(t->ff_norm) +
+                    tensor_bytes(t->ff_proj) + tensor_bytes(t->up_proj) + tensor_bytes(t->ff_out);
+    }
 
     memset(w, 0, sizeof *w);
     w->C = cfg->d_model;
@@ -107,27 +136,28 @@ dllm_status dllm_model_weights_load_tp(dllm_model_weights *w, dllm_backend *be,
         goto out;
     }
     if (tp == 1)
-        DLLM_TRY_GOTO(upload(be, ck->wte, &w->wte, err, errn), rc, out);
+        DLLM_TRY_GOTO(upload(be, ck->wte, &w->wte, &lp, err, errn), rc, out);
     else /* the rank's vocabulary rows and one zero row for the ids it does not own */
-        DLLM_TRY_GOTO(upload_slice(be, ck->wte, sh.v0, sh.Vl, 0, w->C, 1, &w->wte, err, errn),
-                      rc, out);
+        DLLM_TRY_GOTO(upload_slice(be, ck->wte, sh.v0, sh.Vl, 0, w->C, 1, &w->wte, &lp, err,
+                                   errn), rc, out);
     for (int64_t i = 0; i < w->L; i++) {
         const dllm_layer_tensors *t = &ck->layers[i];
         dllm_layer_weights *l = &w->layers[i];
-        DLLM_TRY_GOTO(upload(be, t->attn_norm, &l->attn_norm, err, errn), rc, out);
-        DLLM_TRY_GOTO(upload(be, t->ff_norm, &l->ff_norm, err, errn), rc, out);
+        DLLM_TRY_GOTO(upload(be, t->attn_norm, &l->attn_norm, &lp, err, errn), rc, out);
+        DLLM_TRY_GOTO(upload(be, t->ff_norm, &l->ff_norm, &lp, err, errn), rc, out);
         if (tp == 1) {
-            DLLM_TRY_GOTO(upload(be, t->q_proj, &l->wq, err, errn), rc, out);
-            DLLM_TRY_GOTO(upload(be, t->k_proj, &l->wk, err, errn), rc, out);
-            DLLM_TRY_GOTO(upload(be, t->v_proj, &l->wv, err, errn), rc, out);
-            DLLM_TRY_GOTO(upload(be, t->attn_out, &l->wo, err, errn), rc, out);
-            DLLM_TRY_GOTO(upload(be, t->ff_proj, &l->w_gate, err, errn), rc, out);
-            DLLM_TRY_GOTO(upload(be, t->up_proj, &l->w_up, err, errn), rc, out);
-            DLLM_TRY_GOTO(upload(be, t->ff_out, &l->w_down, err, errn), rc, out);
+            DLLM_TRY_GOTO(upload(be, t->q_proj, &l->wq, &lp, err, errn), rc, out);
+            DLLM_TRY_GOTO(upload(be, t->k_proj, &l->wk, &lp, err, errn), rc, out);
+            DLLM_TRY_GOTO(upload(be, t->v_proj, &l->wv, &lp, err, errn), rc, out);
+            DLLM_TRY_GOTO(upload(be, t->attn_out, &l->wo, &lp, err, errn), rc, out);
+            DLLM_TRY_GOTO(upload(be, t->ff_proj, &l->w_gate, &lp, err, errn), rc, out);
+            DLLM_TRY_GOTO(upload(be, t->up_proj, &l->w_up, &lp, err, errn), rc, out);
+            DLLM_TRY_GOTO(upload(be, t->ff_out, &l->w_down, &lp, err, errn), rc, out);
             continue;
         }
 #define SLICE(src, r0, nr, c0, nc, dst)                                                         \
-    DLLM_TRY_GOTO(upload_slice(be, (src), (r0), (nr), (c0), (nc), 0, (dst), err, errn), rc, out)
+    DLLM_TRY_GOTO(upload_slice(be, (src), (r0), (nr), (c0), (nc), 0, (dst), &lp, err, errn), rc, \
+                  out)
         SLICE(t->q_proj, sh.c0, sh.Cl, 0, w->C, &l->wq);      /* COL: the rank's heads */
         SLICE(t->k_proj, sh.c0, sh.Cl, 0, w->C, &l->wk);
         SLICE(t->v_proj, sh.c0, sh.Cl, 0, w->C, &l->wv);
@@ -137,11 +167,11 @@ dllm_status dllm_model_weights_load_tp(dllm_model_weights *w, dllm_backend *be,
         SLICE(t->ff_out, 0, w->C, sh.f0, sh.Fl, &l->w_down);  /* ROW */
 #undef SLICE
     }
-    DLLM_TRY_GOTO(upload(be, ck->ln_f, &w->ln_f, err, errn), rc, out);
+    DLLM_TRY_GOTO(upload(be, ck->ln_f, &w->ln_f, &lp, err, errn), rc, out);
     if (tp == 1)
-        DLLM_TRY_GOTO(upload(be, ck->lm_head, &w->head, err, errn), rc, out);
+        DLLM_TRY_GOTO(upload(be, ck->lm_head, &w->head, &lp, err, errn), rc, out);
     else /* VOCAB: the rank's rows of the LM head */
-        DLLM_TRY_GOTO(upload_slice(be, ck->lm_head, sh.v0, sh.Vl, 0, w->C, 0, &w->head, err,
+        DLLM_TRY_GOTO(upload_slice(be, ck->lm_head, sh.v0, sh.Vl, 0, w->C, 0, &w->head, &lp, err,
                                    errn), rc, out);
 out:
     if (rc != DLLM_OK) dllm_model_weights_deinit(w, be);

@@ -38,14 +38,19 @@ typedef struct dllm_model_weights {
     dllm_weight head;           /* (Vl, C) LM head (model.transformer.ff_out) */
 } dllm_model_weights;
 
-/* Uploads every tensor of ck to be. On failure nothing stays allocated. */
+/* Uploads every tensor of ck to be. On failure nothing stays allocated. progress (may be
+ * NULL) is called after each tensor with the bytes done and the total. */
 dllm_status dllm_model_weights_load(dllm_model_weights *w, dllm_backend *be,
-                                    const dllm_checkpoint *ck, char *err, size_t errn);
+                                    const dllm_checkpoint *ck,
+                                    void (*progress)(void *, uint64_t, uint64_t), void *user,
+                                    char *err, size_t errn);
 /* The same for rank `rank` of a tensor-parallel group of tp: only its shard (shard.h) is
- * uploaded. DLLM_E_CONFIG when tp does not divide the model. tp = 1 is the plain load. */
+ * uploaded (progress still counts the checkpoint's tensors). DLLM_E_CONFIG when tp does
+ * not divide the model. tp = 1 is the plain load. */
 dllm_status dllm_model_weights_load_tp(dllm_model_weights *w, dllm_backend *be,
-                                       const dllm_checkpoint *ck, int tp, int rank, char *err,
-                                       size_t errn);
+                                       const dllm_checkpoint *ck, int tp, int rank,
+                                       void (*progress)(void *, uint64_t, uint64_t), void *user,
+                                       char *err, size_t errn);
 /* Sets the shard fields of a fully built tp = 1 model (the synthetic models). */
 void dllm_model_weights_set_full(dllm_model_weights *w);
 /* Replaces the full weight *wt (rows, cols) on be by rows [r0, r0 + nr) and columns

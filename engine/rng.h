@@ -11,7 +11,8 @@
  *   h = mix64(h ^ ((stream << 32) | step)); h = mix64(h ^ pos); h = mix64(h ^ tok)
  *   uniform = ((h >> 12) + 0.5) * 2^-52        in [2^-53, 1 - 2^-53], exact in float64
  *
- * Streams: DLLM_RNG_GUMBEL (tok = vocab id), DLLM_RNG_REMASK (tok = 0).
+ * Streams: DLLM_RNG_GUMBEL (tok = vocab id), DLLM_RNG_REMASK (tok = 0), DLLM_RNG_WEIGHTS
+ * (synthetic weights: step = pos = 0, tok = element index).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -20,9 +21,17 @@
 
 #include <stdint.h>
 
-enum { DLLM_RNG_GUMBEL = 0, DLLM_RNG_REMASK = 1 };
+/* The functions below compile for the host and, included from CUDA sources, for the
+ * device too, so the GPU sampler draws exactly these numbers. */
+#ifdef __CUDACC__
+#define DLLM_RNG_FN static inline __host__ __device__
+#else
+#define DLLM_RNG_FN static inline
+#endif
 
-static inline uint64_t dllm_mix64(uint64_t z)
+enum { DLLM_RNG_GUMBEL = 0, DLLM_RNG_REMASK = 1, DLLM_RNG_WEIGHTS = 2 };
+
+DLLM_RNG_FN uint64_t dllm_mix64(uint64_t z)
 {
     z ^= z >> 30;
     z *= 0xBF58476D1CE4E5B9ull;
@@ -32,8 +41,8 @@ static inline uint64_t dllm_mix64(uint64_t z)
     return z;
 }
 
-static inline uint64_t dllm_rng_u64(uint64_t seed, uint32_t stream, uint32_t step, uint64_t pos,
-                                    uint64_t tok)
+DLLM_RNG_FN uint64_t dllm_rng_u64(uint64_t seed, uint32_t stream, uint32_t step, uint64_t pos,
+                                  uint64_t tok)
 {
     uint64_t h = dllm_mix64(seed ^ 0x9E3779B97F4A7C15ull);
     h = dllm_mix64(h ^ (((uint64_t)stream << 32) | step));
@@ -41,8 +50,8 @@ static inline uint64_t dllm_rng_u64(uint64_t seed, uint32_t stream, uint32_t ste
     return dllm_mix64(h ^ tok);
 }
 
-static inline double dllm_rng_uniform(uint64_t seed, uint32_t stream, uint32_t step, uint64_t pos,
-                                      uint64_t tok)
+DLLM_RNG_FN double dllm_rng_uniform(uint64_t seed, uint32_t stream, uint32_t step, uint64_t pos,
+                                    uint64_t tok)
 {
     return ((double)(dllm_rng_u64(seed, stream, step, pos, tok) >> 12) + 0.5) * 0x1.0p-52;
 }

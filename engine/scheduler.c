@@ -60,6 +60,8 @@ struct dllm_sched {
     result_node *res_head, *res_tail;
     uint64_t next_id;
     dllm_sched_stats st;
+    dllm_slot_info *slot_list; /* (slot_cap) prompt slots as of the last step */
+    size_t slot_cap, n_slot_list;
     /* engine thread only */
     running *run; /* (cfg.max_running) */
     size_t n_run;
@@ -137,12 +139,16 @@ dllm_status dllm_sched_new(dllm_engine *e, const dllm_sched_config *c, dllm_sche
     s->cancels = calloc(cfg.max_queue + cfg.max_running, sizeof *s->cancels);
     s->run = calloc(cfg.max_running, sizeof *s->run);
     s->batch = calloc(cfg.max_running, sizeof *s->batch);
-    if (!s->queue || !s->cancels || !s->run || !s->batch ||
+    dllm_engine_slot_stats(e, &s->st.slots);
+    s->slot_cap = s->st.slots.slots;
+    s->slot_list = calloc(s->slot_cap ? s->slot_cap : 1, sizeof *s->slot_list);
+    if (!s->queue || !s->cancels || !s->run || !s->batch || !s->slot_list ||
         pthread_mutex_init(&s->mu, NULL) != 0) {
         free(s->queue);
         free(s->cancels);
         free(s->run);
         free(s->batch);
+        free(s->slot_list);
         free(s);
         return dllm_errf(err, errn, DLLM_E_NOMEM, "out of memory");
     }
@@ -175,6 +181,7 @@ void dllm_sched_free(dllm_sched *s)
     free(s->cancels);
     free(s->run);
     free(s->batch);
+    free(s->slot_list);
     free(s);
 }
 
@@ -453,6 +460,14 @@ dllm_status dllm_sched_step(dllm_sched *s, size_t *n_active)
             }
         }
     }
+    if (s->slot_cap > 0) { /* publish the prompt slots for other threads */
+        dllm_slot_stats ss;
+        dllm_engine_slot_stats(s->e, &ss);
+        pthread_mutex_lock(&s->mu);
+        s->st.slots = ss;
+        s->n_slot_list = dllm_engine_slot_list(s->e, s->slot_list, s->slot_cap);
+        pthread_mutex_unlock(&s->mu);
+    }
     if (n_active) {
         pthread_mutex_lock(&s->mu);
         *n_active = s->q_len + s->n_run;
@@ -476,6 +491,16 @@ int dllm_sched_poll(dllm_sched *s, dllm_result **out)
     *out = n->r;
     free(n);
     return 1;
+}
+
+size_t dllm_sched_slot_list(dllm_sched *s, dllm_slot_info *out, size_t cap)
+{
+    size_t n;
+    pthread_mutex_lock(&s->mu);
+    n = s->n_slot_list;
+    if (n > 0 && cap > 0) memcpy(out, s->slot_list, DLLM_MIN(n, cap) * sizeof *out);
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
 void dllm_sched_stats_get(dllm_sched *s, dllm_sched_stats *o)

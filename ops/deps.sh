@@ -13,7 +13,7 @@ set -euo pipefail
 
 what="${1:-build}"
 pkgs=(build-essential cmake ninja-build pkg-config libpcre2-dev libcjson-dev libopenblas-dev python3
-      librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libhiredis-dev libmicrohttpd-dev
+      libssl-dev librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libhiredis-dev libmicrohttpd-dev
       redis-server curl)
 case "$what" in
   build) ;;

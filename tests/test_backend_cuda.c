@@ -56,7 +56,8 @@ static float *host_rand(size_t n, uint64_t seed, float lo, float hi, int to_bf16
     ck_assert_ptr_nonnull(x);
     tu_fill_uniform(x, n, seed, lo, hi);
     if (to_bf16)
-        for (size_t i = 0; i < n; i++) x[i] = bf16_round(x[i]);
+        for (size_t i = 0; i < n; i++)
+            x[i] = bf16_round(x[i]);
     return x;
 }
 
@@ -65,7 +66,8 @@ static float *dev_buf(const float *host, size_t n)
 {
     float *d = NULL, *tmp = malloc((n + GUARD) * sizeof *tmp);
     ck_assert_ptr_nonnull(tmp);
-    for (size_t i = 0; i < n + GUARD; i++) tmp[i] = nan_val();
+    for (size_t i = 0; i < n + GUARD; i++)
+        tmp[i] = nan_val();
     if (host) memcpy(tmp, host, n * sizeof *tmp);
     ck_assert_int_eq(dllm_backend_alloc(g_gpu, (n + GUARD) * sizeof(float), (void **)&d), DLLM_OK);
     ck_assert_int_eq(dllm_backend_upload(g_gpu, d, tmp, (n + GUARD) * sizeof(float)), DLLM_OK);
@@ -90,25 +92,25 @@ static double dev_err(const float *d, const float *ref, size_t n, const char *wh
     for (size_t i = n; i < n + GUARD; i++) {
         uint32_t u;
         memcpy(&u, &h[i], sizeof u);
-        ck_assert_msg(u == nan_bits(), "%s: wrote past its output (element %zu of %zu)", what,
-                      i, n);
+        ck_assert_msg(u == nan_bits(), "%s: wrote past its output (element %zu of %zu)", what, i,
+                      n);
     }
     double e = tu_max_rel_err(h, ref, n);
     free(h);
     return e;
 }
 
-#define CHECK_ERR(d, ref, n, tol, what)                                                        \
-    do {                                                                                       \
-        double e_ = dev_err((d), (ref), (n), (what));                                          \
-        printf("  %-40s max rel err %.3g (tol %.1g)\n", (what), e_, (double)(tol));             \
-        ck_assert_msg(e_ <= (tol), "%s: max rel err %g > %g", (what), e_, (double)(tol));       \
+#define CHECK_ERR(d, ref, n, tol, what)                                                            \
+    do {                                                                                           \
+        double e_ = dev_err((d), (ref), (n), (what));                                              \
+        printf("  %-40s max rel err %.3g (tol %.1g)\n", (what), e_, (double)(tol));                \
+        ck_assert_msg(e_ <= (tol), "%s: max rel err %g > %g", (what), e_, (double)(tol));          \
     } while (0)
 
 START_TEST(test_gemm)
 {
-    static const int64_t shapes[][3] = {{1, 64, 64},    {7, 96, 160},     {33, 513, 96},
-                                        {64, 256, 256}, {100, 4096, 4096}, {8, 32000, 512},
+    static const int64_t shapes[][3] = {{1, 64, 64},     {7, 96, 160},      {33, 513, 96},
+                                        {64, 256, 256},  {100, 4096, 4096}, {8, 32000, 512},
                                         {129, 1000, 384}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
@@ -145,8 +147,8 @@ static double attn_tol(void)
 
 START_TEST(test_attention)
 {
-    static const int64_t shapes[][4] = {{1, 1, 1, 8},     {5, 37, 3, 16},   {40, 300, 8, 64},
-                                        {64, 1149, 32, 128}, {3, 1149, 32, 128}};
+    static const int64_t shapes[][4] = {
+        {1, 1, 1, 8}, {5, 37, 3, 16}, {40, 300, 8, 64}, {64, 1149, 32, 128}, {3, 1149, 32, 128}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int64_t mq = shapes[s][0], t = shapes[s][1], nh = shapes[s][2], hs = shapes[s][3];
         int64_t c = nh * hs;
@@ -170,6 +172,59 @@ START_TEST(test_attention)
         free(k);
         free(v);
         free(ref);
+    }
+}
+END_TEST
+
+/* Sparse-dLLM's key statistic and d2Cache's head-mean probabilities, beside attention */
+START_TEST(test_attention_stats)
+{
+    static const int64_t shapes[][4] = {{5, 37, 3, 16}, {40, 300, 8, 64}, {24, 1149, 32, 128}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t mq = shapes[s][0], t = shapes[s][1], nh = shapes[s][2], hs = shapes[s][3];
+        int64_t c = nh * hs, s0 = mq / 4, s1 = mq - 1;
+        float *q = host_rand((size_t)(mq * c), g_seed_base + 200 + s, -2, 2, 0);
+        float *k = host_rand((size_t)(t * c), g_seed_base + 210 + s, -2, 2, 0);
+        float *v = host_rand((size_t)(t * c), g_seed_base + 220 + s, -1, 1, 0);
+        float *ref = malloc((size_t)(mq * c) * sizeof *ref);
+        float *rstat = malloc((size_t)t * sizeof *rstat);
+        float *rprobs = malloc((size_t)(mq * t) * sizeof *rprobs);
+        float *dq = dev_buf(q, (size_t)(mq * c)), *dk = dev_buf(k, (size_t)(t * c));
+        float *dv = dev_buf(v, (size_t)(t * c)), *dout = dev_buf(NULL, (size_t)(mq * c));
+        float *dstat = dev_buf(NULL, (size_t)t), *dprobs = dev_buf(NULL, (size_t)(mq * t));
+        char what[80];
+
+        ck_assert_int_eq(
+            dllm_backend_attention_keystat(g_cpu, ref, rstat, q, k, v, mq, t, nh, hs, s0, s1),
+            DLLM_OK);
+        ck_assert_int_eq(
+            dllm_backend_attention_keystat(g_gpu, dout, dstat, dq, dk, dv, mq, t, nh, hs, s0, s1),
+            DLLM_OK);
+        snprintf(what, sizeof what, "keystat out mq %lld t %lld", (long long)mq, (long long)t);
+        CHECK_ERR(dout, ref, (size_t)(mq * c), attn_tol(), what);
+        snprintf(what, sizeof what, "keystat stat t %lld rows [%lld,%lld)", (long long)t,
+                 (long long)s0, (long long)s1);
+        CHECK_ERR(dstat, rstat, (size_t)t, 1e-5, what);
+
+        ck_assert_int_eq(dllm_backend_attention_probs(g_cpu, ref, rprobs, q, k, v, mq, t, nh, hs),
+                         DLLM_OK);
+        ck_assert_int_eq(
+            dllm_backend_attention_probs(g_gpu, dout, dprobs, dq, dk, dv, mq, t, nh, hs), DLLM_OK);
+        snprintf(what, sizeof what, "probs head mean mq %lld t %lld", (long long)mq, (long long)t);
+        CHECK_ERR(dprobs, rprobs, (size_t)(mq * t), attn_tol(), what);
+
+        dllm_backend_dealloc(g_gpu, dq);
+        dllm_backend_dealloc(g_gpu, dk);
+        dllm_backend_dealloc(g_gpu, dv);
+        dllm_backend_dealloc(g_gpu, dout);
+        dllm_backend_dealloc(g_gpu, dstat);
+        dllm_backend_dealloc(g_gpu, dprobs);
+        free(q);
+        free(k);
+        free(v);
+        free(ref);
+        free(rstat);
+        free(rprobs);
     }
 }
 END_TEST
@@ -199,7 +254,8 @@ START_TEST(test_rows_ops)
         if (c % 8 == 0) {
             int64_t hs = 8, nh = c / hs;
             int32_t *pos = malloc((size_t)m * sizeof *pos);
-            for (int64_t i = 0; i < m; i++) pos[i] = (int32_t)((i * 2654435761u) % 4000);
+            for (int64_t i = 0; i < m; i++)
+                pos[i] = (int32_t)((i * 2654435761u) % 4000);
             int32_t *dpos = dev_ids(pos, (size_t)m);
             memcpy(ref, x, n * sizeof *ref);
             ck_assert_int_eq(dllm_backend_rope(g_cpu, ref, pos, m, nh, hs, 500000.0f), DLLM_OK);
@@ -277,7 +333,8 @@ START_TEST(test_gather_scatter_embed)
     int64_t rows = 301, c = 96, n = 57;
     float *src = host_rand((size_t)(rows * c), g_seed_base + 80, -1, 1, 1);
     int32_t *idx = malloc((size_t)n * sizeof *idx);
-    for (int64_t i = 0; i < n; i++) idx[i] = (int32_t)((i * 7919 + 13) % rows); /* distinct */
+    for (int64_t i = 0; i < n; i++)
+        idx[i] = (int32_t)((i * 7919 + 13) % rows); /* distinct */
     float *ref = calloc((size_t)(rows * c), sizeof *ref);
     float *dsrc = dev_buf(src, (size_t)(rows * c)), *dg = dev_buf(NULL, (size_t)(n * c));
     int32_t *didx = dev_ids(idx, (size_t)n);
@@ -318,8 +375,8 @@ END_TEST
 
 START_TEST(test_verify_select)
 {
-    static const int64_t cases[][3] = {{1, 16, 1}, {7, 33, 2}, {64, 4096, 16}, {300, 128, 75},
-                                       {256, 64, 256}};
+    static const int64_t cases[][3] = {
+        {1, 16, 1}, {7, 33, 2}, {64, 4096, 16}, {300, 128, 75}, {256, 64, 256}};
     for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++) {
         int64_t r = cases[s][0], c = cases[s][1], k = cases[s][2];
         float *a = host_rand((size_t)(r * c), g_seed_base + 90 + s, -1, 1, 0);
@@ -334,8 +391,10 @@ START_TEST(test_verify_select)
         ck_assert_int_eq(dllm_backend_verify_select(g_gpu, dsel, da, db, r, c, k, 1000), DLLM_OK);
         ck_assert_int_eq(dllm_backend_download(g_gpu, sel_g, dsel, (size_t)k * 4), DLLM_OK);
         for (int64_t i = 0; i < k; i++)
-            ck_assert_msg(sel_c[i] == sel_g[i], "verify_select r %lld k %lld: slot %lld cpu %d "
-                          "cuda %d", (long long)r, (long long)k, (long long)i, sel_c[i], sel_g[i]);
+            ck_assert_msg(sel_c[i] == sel_g[i],
+                          "verify_select r %lld k %lld: slot %lld cpu %d "
+                          "cuda %d",
+                          (long long)r, (long long)k, (long long)i, sel_c[i], sel_g[i]);
         printf("  verify_select r %lld c %lld k %lld: identical\n", (long long)r, (long long)c,
                (long long)k);
         dllm_backend_dealloc(g_gpu, da);
@@ -367,7 +426,8 @@ START_TEST(test_sample)
             rows[i].conf_eos_eot_inf = i == 7 || i == 8;
         }
         /* make EOS (id 3) win in rows 5-8, so the EOS options matter */
-        for (int64_t i = 5; i < m; i++) l[i * v + 3] = 50.0f;
+        for (int64_t i = 5; i < m; i++)
+            l[i * v + 3] = 50.0f;
         int32_t tc[9], tg[9];
         double cc[9], cg[9];
         float *dl = dev_buf(l, (size_t)(m * v));
@@ -406,8 +466,8 @@ START_TEST(test_weight_random_and_errors)
         uint32_t u = (uint32_t)h[i] << 16;
         float f;
         memcpy(&f, &u, sizeof f);
-        ck_assert_msg(f == bf16_round(ref[i]), "weight_random element %lld: %g vs %g",
-                      (long long)i, f, ref[i]);
+        ck_assert_msg(f == bf16_round(ref[i]), "weight_random element %lld: %g vs %g", (long long)i,
+                      f, ref[i]);
     }
     free(h);
     dllm_backend_weight_free(g_cpu, &wc);
@@ -434,7 +494,8 @@ static double agreement(dllm_engine *ec, dllm_engine *eg, const int32_t *prompt,
     ck_assert_msg(dllm_generate(eg, prompt, np, gp, &og, &ng, &st) == DLLM_OK, "cuda: %s",
                   dllm_engine_last_error(eg));
     size_t same = 0, n = nc > ng ? nc : ng;
-    for (size_t i = 0; i < n; i++) same += i < nc && i < ng && oc[i] == og[i];
+    for (size_t i = 0; i < n; i++)
+        same += i < nc && i < ng && oc[i] == og[i];
     free(oc);
     free(og);
     return n ? (double)same / (double)n : 1.0;
@@ -452,10 +513,11 @@ static void end_to_end(const dllm_engine_config *base, const char *label)
     dllm_model_info mi;
     dllm_engine_model_info(ec, &mi);
     int32_t prompt[200];
-    for (size_t i = 0; i < 200; i++) prompt[i] = (int32_t)(5 + (i * 37) % (size_t)(mi.vocab_size / 2));
-    static const dllm_cache_policy pols[] = {DLLM_CACHE_NONE, DLLM_CACHE_DLLM, DLLM_CACHE_PREFIX,
-                                             DLLM_CACHE_DUAL};
-    for (size_t p = 0; p < 4; p++) {
+    for (size_t i = 0; i < 200; i++)
+        prompt[i] = (int32_t)(5 + (i * 37) % (size_t)(mi.vocab_size / 2));
+    static const dllm_cache_policy pols[] = {DLLM_CACHE_NONE, DLLM_CACHE_DLLM,   DLLM_CACHE_PREFIX,
+                                             DLLM_CACHE_DUAL, DLLM_CACHE_SPARSE, DLLM_CACHE_D2};
+    for (size_t p = 0; p < sizeof pols / sizeof pols[0]; p++) {
         dllm_gen_params gp;
         dllm_gen_params_init(&gp);
         gp.gen_length = 32;
@@ -498,6 +560,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_gemm);
     tcase_add_test(tc, test_attention);
+    tcase_add_test(tc, test_attention_stats);
     tcase_add_test(tc, test_rows_ops);
     tcase_add_test(tc, test_elementwise);
     tcase_add_test(tc, test_gather_scatter_embed);

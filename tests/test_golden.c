@@ -50,7 +50,8 @@ START_TEST(test_logits)
         tu_data_path(dir, sizeof dir, ckname);
         ck_assert_msg(dllm_checkpoint_open(dir, &ck, err, sizeof err) == DLLM_OK, "%s", err);
         ck_assert_int_eq(dllm_backend_new("cpu", 0, 0, &be, err, sizeof err), DLLM_OK);
-        ck_assert_msg(dllm_model_weights_load(&w, be, ck, err, sizeof err) == DLLM_OK, "%s", err);
+        ck_assert_msg(dllm_model_weights_load(&w, be, ck, NULL, NULL, err, sizeof err) == DLLM_OK,
+                      "%s", err);
         ck_assert_int_eq(w.V, vocab);
         dllm_forward_init(&fw, be, &w);
         ck_assert_int_eq(dllm_forward_reserve(&fw, rows, rows), DLLM_OK);

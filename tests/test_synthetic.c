@@ -1,8 +1,9 @@
 /* test_synthetic.c -- synthetic models (random weights of a known shape, made on the
  * backend) and the backend calibration that `dllm bench` prints its roofline from.
  *
- * These run on the CPU backend with the small "llada-mini" shape; the GPU suite
- * (test_backend_cuda.c) compares the CUDA backend's synthetic weights with these.
+ * Also the weight-loading progress callback. These run on the CPU backend with the small
+ * "llada-mini" shape; the GPU suite (test_backend_cuda.c) compares the CUDA backend's
+ * synthetic weights with these.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -32,7 +33,8 @@ static int32_t *gen(dllm_engine *e, dllm_cache_policy pol, size_t *n)
     int32_t prompt[40];
     dllm_gen_params gp;
     int32_t *out = NULL;
-    for (int i = 0; i < 40; i++) prompt[i] = 10 + (i * 13) % 900;
+    for (int i = 0; i < 40; i++)
+        prompt[i] = 10 + (i * 13) % 900;
     dllm_gen_params_init(&gp);
     gp.gen_length = 16;
     gp.steps = 16;
@@ -61,8 +63,8 @@ START_TEST(test_synthetic_engine)
     ck_assert_int_eq(mi.vocab_size, 1024);
     ck_assert_int_eq(mi.mask_id, 1000);
     ck_assert_ptr_null(dllm_engine_tokenizer(a)); /* no tokenizer: ids only */
-    ck_assert_int_eq(mi.n_params, 2 * 1024 * 128 + 128 + 2 * (4 * 128 * 128 + 3 * 128 * 256 +
-                                                               2 * 128));
+    ck_assert_int_eq(mi.n_params,
+                     2 * 1024 * 128 + 128 + 2 * (4 * 128 * 128 + 3 * 128 * 256 + 2 * 128));
 
     /* the same seed gives the same model; another seed another one */
     size_t na, nb, nc;
@@ -71,7 +73,8 @@ START_TEST(test_synthetic_engine)
     ck_assert_uint_eq(na, 16);
     ck_assert_mem_eq(ta, tb, na * sizeof *ta);
     ck_assert_msg(memcmp(ta, tc, na * sizeof *ta) != 0, "seeds 7 and 8 generated the same");
-    for (size_t i = 0; i < na; i++) ck_assert(ta[i] >= 0 && ta[i] < 1024 && ta[i] != 1000);
+    for (size_t i = 0; i < na; i++)
+        ck_assert(ta[i] >= 0 && ta[i] < 1024 && ta[i] != 1000);
     free(ta);
     free(tb);
     free(tc);
@@ -99,13 +102,13 @@ START_TEST(test_weight_random_formula)
     ck_assert_int_eq(dllm_backend_weight_random(be, 3, 5, 42, 0.5f, 1.0f, &w), DLLM_OK);
     const float *p = w.data;
     for (uint64_t i = 0; i < 15; i++) {
-        float want = 1.0f + 0.5f * (float)(2.0 * dllm_rng_uniform(42, 2, 0, 0, i) - 1.0);
+        float want =
+            1.0f + 0.5f * (float)(2.0 * dllm_rng_uniform(42, DLLM_RNG_WEIGHTS, 0, 0, i) - 1.0);
         ck_assert_float_eq(p[i], want);
         ck_assert(p[i] >= 0.5f && p[i] <= 1.5f);
     }
     dllm_backend_weight_free(be, &w);
-    ck_assert_int_eq(dllm_backend_weight_random(be, 0, 5, 42, 0.5f, 1.0f, &w),
-                     DLLM_E_INVALID_ARG);
+    ck_assert_int_eq(dllm_backend_weight_random(be, 0, 5, 42, 0.5f, 1.0f, &w), DLLM_E_INVALID_ARG);
     dllm_backend_free(be);
 }
 END_TEST
@@ -129,6 +132,44 @@ START_TEST(test_calibrate_cpu)
 }
 END_TEST
 
+/* The load-progress callback sees every tensor, monotonically, ending at the total. */
+typedef struct progress_log {
+    int calls;
+    uint64_t last, total;
+    int monotonic;
+} progress_log;
+
+static void on_progress(void *user, uint64_t done, uint64_t total)
+{
+    progress_log *p = user;
+    if (done < p->last || (p->calls > 0 && total != p->total)) p->monotonic = 0;
+    p->calls++;
+    p->last = done;
+    p->total = total;
+}
+
+START_TEST(test_load_progress)
+{
+    char path[4096], err[512];
+    dllm_engine_config c;
+    dllm_engine *e = NULL;
+    progress_log log = {0, 0, 0, 1};
+    dllm_engine_config_init(&c);
+    c.model_dir = tu_data_path(path, sizeof path, "tiny-llada");
+    c.load_progress = on_progress;
+    c.load_progress_user = &log;
+    ck_assert_msg(dllm_engine_new(&c, &e, err, sizeof err) == DLLM_OK, "%s", err);
+    dllm_model_info mi;
+    dllm_engine_model_info(e, &mi);
+    /* wte, ln_f, head + 9 tensors per layer */
+    ck_assert_int_eq(log.calls, 3 + 9 * (int)mi.n_layers);
+    ck_assert(log.monotonic);
+    ck_assert_uint_eq(log.last, log.total);
+    ck_assert_uint_eq(log.total, (uint64_t)mi.n_params * 4); /* an f32 checkpoint */
+    dllm_engine_free(e);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("synthetic");
@@ -137,6 +178,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_synthetic_engine);
     tcase_add_test(tc, test_weight_random_formula);
     tcase_add_test(tc, test_calibrate_cpu);
+    tcase_add_test(tc, test_load_progress);
     suite_add_tcase(s, tc);
     return s;
 }

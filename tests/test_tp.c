@@ -266,6 +266,14 @@ START_TEST(test_divisibility_errors)
     ec.backend = "cuda";
     ck_assert_int_eq(dllm_engine_new(&ec, &e, err, sizeof err), DLLM_E_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(err, "cpu backend"));
+    /* prompt slots hold full-width features: refused under TP, with the hint */
+    dllm_engine_config_init(&ec);
+    ec.model_dir = dir;
+    ec.tp = 2;
+    ec.prompt_slots = 2;
+    ck_assert_int_eq(dllm_engine_new(&ec, &e, err, sizeof err), DLLM_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err, "--prompt-slots 0 with --tp 2"));
+    ck_assert_ptr_null(e);
     /* a synthetic model is sharded too, with the same checks */
     dllm_engine_config_init(&ec);
     ec.synthetic = "llada-mini"; /* 4 heads, F = 256 */
@@ -378,7 +386,7 @@ START_TEST(test_forward_logits)
         if (tp > 1) ck_assert_int_eq(dllm_tp_group_new(tp, 60000, &a.g), DLLM_OK);
         for (int r = 0; r < tp; r++) {
             ck_assert_int_eq(dllm_backend_new("cpu", 1, 0, &a.be[r], err, sizeof err), DLLM_OK);
-            ck_assert_msg(dllm_model_weights_load_tp(&a.w[r], a.be[r], ck, tp, r, err,
+            ck_assert_msg(dllm_model_weights_load_tp(&a.w[r], a.be[r], ck, tp, r, NULL, NULL, err,
                                                      sizeof err) == DLLM_OK, "%s", err);
             dllm_forward_init(&a.f[r], a.be[r], &a.w[r]);
             if (tp > 1) dllm_forward_set_comm(&a.f[r], dllm_tp_group_comm(a.g, r));

@@ -15,6 +15,12 @@ if(DLLM_WORKER)
   add_test(NAME test_codec COMMAND test_codec)
   set_tests_properties(test_codec PROPERTIES LABELS "cpu;kafka" TIMEOUT 120)
 
+  add_executable(test_redis_url ${CMAKE_CURRENT_SOURCE_DIR}/worker/test_redis_url.c)
+  target_link_libraries(test_redis_url PRIVATE dllm_testutil dllm_worker_lib dllm_warnings)
+  target_include_directories(test_redis_url PRIVATE ${PROJECT_SOURCE_DIR}/worker)
+  add_test(NAME test_redis_url COMMAND test_redis_url)
+  set_tests_properties(test_redis_url PROPERTIES LABELS "cpu;redis" TIMEOUT 60)
+
   add_executable(test_worker_units ${CMAKE_CURRENT_SOURCE_DIR}/worker/test_worker_units.c)
   target_link_libraries(test_worker_units PRIVATE dllm_testutil dllm_worker_lib dllm_warnings)
   add_test(NAME test_worker_units COMMAND test_worker_units)

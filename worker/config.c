@@ -65,6 +65,17 @@ static const opt_def opt_table[] = {
     {"max-request-bytes", OK_I64, F(max_request_bytes), 64, 1 << 30,
      "largest accepted request (default 4194304)"},
     {"verbose", OK_FLAG, F(verbose), 0, 0, "log every request"},
+    {"prompt-slots", OK_INT, F(prompt_slots), 0, 65536,
+     "prompt slots for shared system prompts (default 0 = off; docs/prompt-cache.md)"},
+    {"slot-tokens", OK_INT, F(slot_tokens), 1, 1 << 20, "longest cacheable prefix (default 512)"},
+    {"slot-pin-percent", OK_INT, F(slot_pin_percent), 0, 100,
+     "at most this percentage of slots pinned (default 25)"},
+    {"slot-pin-ttl", OK_SEC_MS, F(slot_pin_ttl_ms), 1, 30 * 86400,
+     "seconds a pin lasts after the slot's last use (default 1800)"},
+    {"model-revision", OK_STR, F(model_revision), 0, 0,
+     "weights revision, part of the prompt-slot key (default empty)"},
+    {"directory-lease-ms", OK_I64, F(directory_lease_ms), 100, 3600000,
+     "lease TTL of this worker's prompt-slot directory entries in Redis (default 15000)"},
     {"kafka-prop", OK_PROP, 0, 0, 0,
      "KEY=VALUE librdkafka property for consumer and producer (repeatable;\n"
      "                            DLLM_KAFKA_PROP: several separated by ';')"},
@@ -234,6 +245,10 @@ dllm_status dllm_worker_config_load(dllm_worker_config *c, int argc, char **argv
     c->dedupe_size = 100000;
     c->stats_interval_ms = 5000;
     c->max_request_bytes = 4 << 20;
+    c->slot_tokens = 512;
+    c->slot_pin_percent = 25;
+    c->slot_pin_ttl_ms = 1800 * 1000;
+    c->directory_lease_ms = 15000;
 
     /* environment */
     for (size_t i = 0; i < n_opts; i++) {

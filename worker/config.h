@@ -45,6 +45,13 @@ typedef struct dllm_worker_config {
     int64_t stats_interval_ms;      /* --stats-interval MS: librdkafka statistics (5000) */
     int64_t max_request_bytes;      /* --max-request-bytes (default 4 MiB) */
     int verbose;                    /* --verbose: log every request */
+    /* prompt slots and their Redis directory (docs/prompt-cache.md) */
+    int prompt_slots;               /* --prompt-slots N (default 0 = off) */
+    int slot_tokens;                /* --slot-tokens: longest cacheable prefix (512) */
+    int slot_pin_percent;           /* --slot-pin-percent: pinned share cap (25) */
+    int64_t slot_pin_ttl_ms;        /* --slot-pin-ttl SEC (default 1800) */
+    const char *model_revision;     /* --model-revision: part of the prefix key ("") */
+    int64_t directory_lease_ms;     /* --directory-lease-ms: lease TTL (15000) */
     char **kafka_props;             /* "k=v" strings (malloc'd array, strings borrowed) */
     size_t n_kafka_props;
     char worker_id_buf[128];

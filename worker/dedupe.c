@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "dedupe.h"
+#include "redis_url.h"
 
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
@@ -38,8 +39,7 @@ struct dllm_dedupe {
     double ttl;
     /* Redis */
     char *url;
-    char host[256], path[1024], password[256];
-    int port, db, is_unix;
+    dllm_redis_url addr; /* parsed url */
     redisContext *rc;
     double next_connect, backoff;
     int down_logged; /* one message per outage */
@@ -193,8 +193,8 @@ static void redis_connect(dllm_dedupe *d)
     redisReply *r;
 
     if (d->url == NULL || d->rc != NULL || now_s() < d->next_connect) return;
-    d->rc = d->is_unix ? redisConnectUnixWithTimeout(d->path, tv)
-                       : redisConnectWithTimeout(d->host, d->port, tv);
+    d->rc = d->addr.is_unix ? redisConnectUnixWithTimeout(d->addr.path, tv)
+                            : redisConnectWithTimeout(d->addr.host, d->addr.port, tv);
     if (d->rc == NULL || d->rc->err) {
         if (d->rc == NULL) {
             dllm_metrics_add(d->metrics, DLLM_M_REDIS_ERRORS, 1);
@@ -205,14 +205,14 @@ static void redis_connect(dllm_dedupe *d)
         return;
     }
     redisSetTimeout(d->rc, tv);
-    if (!d->is_unix) redisEnableKeepAlive(d->rc); /* fails (and poisons rc) on unix sockets */
-    if (d->password[0]) {
-        r = redis_cmd(d, "AUTH", "AUTH %s", d->password);
+    if (!d->addr.is_unix) redisEnableKeepAlive(d->rc); /* fails (poisons rc) on unix sockets */
+    if (d->addr.password[0]) {
+        r = redis_cmd(d, "AUTH", "AUTH %s", d->addr.password);
         if (r == NULL) return;
         freeReplyObject(r);
     }
-    if (d->db != 0) {
-        r = redis_cmd(d, "SELECT", "SELECT %d", d->db);
+    if (d->addr.db != 0) {
+        r = redis_cmd(d, "SELECT", "SELECT %d", d->addr.db);
         if (r == NULL) return;
         freeReplyObject(r);
     }
@@ -223,55 +223,13 @@ static void redis_connect(dllm_dedupe *d)
     d->down_logged = 0;
     atomic_store(&d->redis_ok, 1);
     dllm_metrics_set(d->metrics, DLLM_G_REDIS_UP, 1);
-    fprintf(stderr, "dllm-worker: redis: connected to %s\n", d->url);
-}
-
-/* Parses redis://[:pw@]host:port[/db] or unix:///path; 0 or -1. */
-static int parse_url(dllm_dedupe *d, const char *url)
-{
-    const char *p, *at, *colon, *slash;
-    char *end = NULL;
-    long v;
-
-    if (strncmp(url, "unix://", 7) == 0) {
-        if (strlen(url + 7) == 0 || strlen(url + 7) >= sizeof d->path) return -1;
-        d->is_unix = 1;
-        snprintf(d->path, sizeof d->path, "%s", url + 7);
-        return 0;
-    }
-    if (strncmp(url, "redis://", 8) != 0) return -1;
-    p = url + 8;
-    at = strchr(p, '@');
-    if (at != NULL) {
-        const char *pw = memchr(p, ':', (size_t)(at - p));
-        pw = pw ? pw + 1 : p;
-        if ((size_t)(at - pw) >= sizeof d->password) return -1;
-        memcpy(d->password, pw, (size_t)(at - pw));
-        d->password[at - pw] = '\0';
-        p = at + 1;
-    }
-    slash = strchr(p, '/');
-    colon = strchr(p, ':');
-    if (colon != NULL && slash != NULL && colon > slash) colon = NULL;
     {
-        size_t hl = colon ? (size_t)(colon - p) : slash ? (size_t)(slash - p) : strlen(p);
-        if (hl == 0 || hl >= sizeof d->host) return -1;
-        memcpy(d->host, p, hl);
-        d->host[hl] = '\0';
+        char where[1100]; /* never the password */
+        dllm_redis_url_describe(&d->addr, where, sizeof where);
+        fprintf(stderr, "dllm-worker: redis: connected to %s\n", where);
     }
-    d->port = 6379;
-    if (colon != NULL) {
-        v = strtol(colon + 1, &end, 10);
-        if (end == colon + 1 || v < 1 || v > 65535 || (*end != '\0' && *end != '/')) return -1;
-        d->port = (int)v;
-    }
-    if (slash != NULL && slash[1] != '\0') {
-        v = strtol(slash + 1, &end, 10);
-        if (*end != '\0' || v < 0 || v > 1000) return -1;
-        d->db = (int)v;
-    }
-    return 0;
 }
+
 
 dllm_status dllm_dedupe_new(const char *redis_url, size_t lru_capacity, int64_t ttl_s,
                             const char *worker_id, dllm_metrics *metrics, dllm_dedupe **out,
@@ -295,7 +253,7 @@ dllm_status dllm_dedupe_new(const char *redis_url, size_t lru_capacity, int64_t 
     d->backoff = 0.1;
     atomic_store(&d->redis_ok, 1);
     if (redis_url != NULL) {
-        if (parse_url(d, redis_url)) {
+        if (dllm_redis_url_parse(redis_url, &d->addr)) {
             snprintf(err, errn, "--redis '%s': expected redis://[:PASSWORD@]HOST:PORT[/DB] or "
                      "unix:///PATH", redis_url);
             rc = DLLM_E_CONFIG;

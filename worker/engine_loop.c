@@ -147,6 +147,11 @@ void dllm_engine_loop_stats(dllm_engine_loop *l, dllm_sched_stats *out)
     dllm_sched_stats_get(l->sched, out);
 }
 
+size_t dllm_engine_loop_slot_list(dllm_engine_loop *l, dllm_slot_info *out, size_t cap)
+{
+    return dllm_sched_slot_list(l->sched, out, cap);
+}
+
 int64_t dllm_engine_loop_heartbeat_ms(dllm_engine_loop *l)
 {
     return (int64_t)atomic_load(&l->heartbeat);

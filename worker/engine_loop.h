@@ -37,6 +37,8 @@ dllm_status dllm_engine_loop_submit(dllm_engine_loop *l, const dllm_request *r, 
 dllm_status dllm_engine_loop_cancel(dllm_engine_loop *l, uint64_t id);
 int dllm_engine_loop_poll(dllm_engine_loop *l, dllm_result **out);
 void dllm_engine_loop_stats(dllm_engine_loop *l, dllm_sched_stats *out);
+/* The engine's held prompt slots (dllm_sched_slot_list); any thread. */
+size_t dllm_engine_loop_slot_list(dllm_engine_loop *l, dllm_slot_info *out, size_t cap);
 
 /* Monotonic ms of the loop's last iteration (it ticks at least once a second). */
 int64_t dllm_engine_loop_heartbeat_ms(dllm_engine_loop *l);

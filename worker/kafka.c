@@ -22,6 +22,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "kafka.h"
+#include "prompt_cache.h"
 
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -626,6 +627,7 @@ static void finish_job(dllm_kafka_worker *w, job *j, dllm_result *res)
             r.finish_reason = first_end < res->n_tokens ? DLLM_FINISH_EOS : DLLM_FINISH_LENGTH;
             r.prompt_tokens = (int32_t)j->n_prompt;
             r.completion_tokens = (int32_t)first_end;
+            r.cached_prompt_tokens = res->stats.cached_prompt_tokens;
             r.queue_ms = pre + res->queue_ms;
             r.first_step_ms = pre + res->first_step_ms;
             r.total_ms = pre + res->total_ms;
@@ -736,6 +738,8 @@ static void pump(dllm_kafka_worker *w)
         r.prompt = j->prompt;
         r.n_prompt = j->n_prompt;
         r.params = j->req.params;
+        dllm_pc_apply(w->d.engine, w->d.directory, &j->req, j->prompt, j->n_prompt, w->d.eot_id,
+                      &r.params); /* prompt slot: system prefix, pin, salt, build claim */
         rc = dllm_engine_loop_submit(w->d.loop, &r, &j->sched_id, err, sizeof err);
         if (rc == DLLM_E_BUSY) break;
         w->backlog = j->next;
@@ -985,6 +989,7 @@ static void poll_once(dllm_kafka_worker *w)
     rd_kafka_poll(w->prod, 0);
     pump(w);
     dllm_dedupe_tick(w->d.dedupe);
+    dllm_pc_tick(w->d.loop, w->d.directory, w->d.metrics);
     atomic_store(&w->heartbeat, dllm_mono_ms());
 }
 

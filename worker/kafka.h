@@ -40,6 +40,7 @@
 #include "codec.h"
 #include "config.h"
 #include "dedupe.h"
+#include "directory.h"
 #include "dllm/dllm.h"
 #include "engine_loop.h"
 #include "metrics.h"
@@ -56,6 +57,8 @@ typedef struct dllm_kafka_deps {
     dllm_dedupe *dedupe;
     dllm_metrics *metrics;
     const char *model_id;
+    const dllm_engine *engine;    /* prompt-slot keys (thread-safe: immutable identity) */
+    dllm_directory *directory;    /* prompt-slot directory; NULL when slots are off */
 } dllm_kafka_deps;
 
 /* Creates the consumer and producer (no network traffic yet). DLLM_E_CONFIG with a message

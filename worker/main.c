@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "dedupe.h"
+#include "directory.h"
 #include "dllm/dllm.h"
 #include "engine_loop.h"
 #include "http.h"
@@ -87,6 +88,7 @@ int main(int argc, char **argv)
     dllm_engine_loop *loop = NULL;
     dllm_metrics *metrics = NULL;
     dllm_dedupe *dedupe = NULL;
+    dllm_directory *directory = NULL;
     dllm_kafka_worker *kw = NULL;
     dllm_http *http = NULL;
     dllm_kafka_deps deps;
@@ -126,6 +128,12 @@ int main(int argc, char **argv)
     ec.backend = cfg.backend;
     ec.n_threads = cfg.threads;
     ec.tp = cfg.tp;
+    ec.prompt_slots = (size_t)cfg.prompt_slots;
+    ec.slot_tokens = cfg.slot_tokens;
+    ec.slot_pin_share = cfg.slot_pin_percent / 100.0;
+    ec.slot_pin_ttl_s = (double)cfg.slot_pin_ttl_ms / 1e3;
+    ec.model_id = model_id;
+    ec.model_revision = cfg.model_revision;
     fprintf(stderr, "dllm-worker: loading model %s (%s)\n", model_dir, cfg.backend);
     rc = dllm_engine_new(&ec, &engine, err, sizeof err);
     if (rc != DLLM_OK) {
@@ -149,6 +157,16 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    if (cfg.prompt_slots > 0) {
+        dllm_directory_config dc = {cfg.redis, cfg.worker_id, NULL, cfg.directory_lease_ms, 0};
+        rc = dllm_directory_new(&dc, &directory, err, sizeof err);
+        if (rc != DLLM_OK) {
+            fprintf(stderr, "dllm-worker: %s\n", err);
+            ret = rc == DLLM_E_CONFIG ? 2 : 1;
+            goto out;
+        }
+    }
+
     memset(&deps, 0, sizeof deps);
     deps.cfg = &cfg;
     deps.loop = loop;
@@ -165,6 +183,8 @@ int main(int argc, char **argv)
     deps.dedupe = dedupe;
     deps.metrics = metrics;
     deps.model_id = model_id;
+    deps.engine = engine;
+    deps.directory = directory;
     rc = dllm_kafka_worker_new(&deps, &kw, err, sizeof err);
     if (rc != DLLM_OK) {
         fprintf(stderr, "dllm-worker: %s\n", err);
@@ -193,6 +213,7 @@ int main(int argc, char **argv)
 out:
     dllm_http_free(http);
     dllm_kafka_worker_free(kw);
+    dllm_directory_free(directory);
     dllm_dedupe_free(dedupe);
     dllm_engine_loop_free(loop);
     dllm_engine_free(engine);

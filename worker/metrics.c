@@ -48,6 +48,7 @@ struct dllm_metrics {
     uint64_t errors[N_ERRC];
     lag_entry lag[MAX_LAG];
     size_t n_lag;
+    dllm_prompt_cache_metrics pc;
 };
 
 /* Copies s into dst escaping \ " and newlines (Prometheus label values). */
@@ -97,6 +98,14 @@ void dllm_metrics_add(dllm_metrics *m, dllm_counter c, uint64_t v)
     if (m == NULL || c >= DLLM_M_COUNTER_COUNT) return;
     pthread_mutex_lock(&m->mu);
     m->counters[c] += v;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void dllm_metrics_set_prompt_cache(dllm_metrics *m, const dllm_prompt_cache_metrics *v)
+{
+    if (m == NULL) return;
+    pthread_mutex_lock(&m->mu);
+    m->pc = *v;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -353,6 +362,35 @@ dllm_status dllm_metrics_render(dllm_metrics *m, char **out, size_t *len)
         sb_printf(&b, "dllm_kafka_consumer_lag{model_name=\"%s\",topic=\"%s\",partition=\"%d\"} "
                       "%lld\n", m->model, m->lag[i].topic, (int)m->lag[i].partition,
                   (long long)m->lag[i].lag);
+    if (m->pc.enabled) { /* prompt slots (serving.md section 4 names) */
+        const dllm_prompt_cache_metrics *p = &m->pc;
+        render_gauge(&b, m, "dllm_slots_total", "Prompt slots allocated at start.", p->slots);
+        render_gauge(&b, m, "dllm_slots_used", "Prompt slots holding a prefix (cached, in use "
+                     "or idle).", p->used);
+        render_gauge(&b, m, "dllm_slots_referenced", "Prompt slots attached to running "
+                     "sequences.", p->referenced);
+        render_gauge(&b, m, "dllm_slots_pinned", "Prompt slots pinned now.", p->pinned);
+        render_counter(&b, m, "dllm_prefix_cache_queries_total",
+                       "System-prefix tokens of requests that asked for a prompt slot.",
+                       p->query_tokens);
+        render_counter(&b, m, "dllm_prefix_cache_hits_total",
+                       "System-prefix tokens served from an existing prompt slot.", p->hit_tokens);
+        render_counter(&b, m, "dllm_slot_builds_total", "Prompt slots built.", p->builds);
+        render_counter(&b, m, "dllm_slot_evictions_total", "Prompt slots evicted (LRU).",
+                       p->evictions);
+        render_counter(&b, m, "dllm_slot_busy_total",
+                       "Requests served without a slot because every slot was in use.", p->busy);
+        render_counter(&b, m, "dllm_slot_claims_won_total", "Build claims taken.",
+                       p->claims_won);
+        render_counter(&b, m, "dllm_slot_claims_lost_total",
+                       "Build claims held by another worker (duplicate builds in the fleet).",
+                       p->claims_lost);
+        render_counter(&b, m, "dllm_slot_directory_published_total",
+                       "Directory entries written to Redis.", p->published);
+        render_counter(&b, m, "dllm_slot_directory_errors_total",
+                       "Failed Redis commands and connects of the prompt-slot directory.",
+                       p->directory_errors);
+    }
     render_hist(&b, m, "dllm_e2e_request_latency_seconds", "Receipt to result.",
                 &m->hists[DLLM_H_E2E]);
     render_hist(&b, m, "dllm_request_queue_time_seconds", "Receipt to admission into the batch.",

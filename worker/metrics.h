@@ -82,6 +82,20 @@ void dllm_metrics_kafka_stats(dllm_metrics *m, const char *json, size_t len);
  * (*out; the caller frees). DLLM_E_NOMEM. */
 dllm_status dllm_metrics_render(dllm_metrics *m, char **out, size_t *len);
 
+/* Prompt slots and their directory (docs/prompt-cache.md): cumulative values, replaced
+ * wholesale by each update (the engine and the directory keep the totals). */
+typedef struct dllm_prompt_cache_metrics {
+    int enabled;                              /* rendered only when slots are on */
+    double slots, used, referenced, pinned;   /* gauges */
+    uint64_t query_tokens, hit_tokens;        /* prefix tokens asked for / served */
+    uint64_t builds, evictions, busy;         /* slots built / evicted / requests without one */
+    uint64_t claims_won, claims_lost;         /* single-flight build claims */
+    uint64_t published, stale_removed;        /* directory entries written / dead removed */
+    uint64_t directory_errors;                /* failed directory Redis commands/connects */
+} dllm_prompt_cache_metrics;
+
+void dllm_metrics_set_prompt_cache(dllm_metrics *m, const dllm_prompt_cache_metrics *v);
+
 /* Current value of a counter or gauge (tests, probes). */
 uint64_t dllm_metrics_counter(dllm_metrics *m, dllm_counter c);
 double dllm_metrics_gauge(dllm_metrics *m, dllm_gauge g);

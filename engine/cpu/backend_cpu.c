@@ -146,7 +146,8 @@ static dllm_status cpu_weight_random(void *vctx, int64_t rows, int64_t cols, uin
     dllm_status rc = cpu_alloc(vctx, n * sizeof(float), (void **)&p);
     if (rc != DLLM_OK) return rc;
     for (size_t i = 0; i < n; i++)
-        p[i] = bias + scale * (float)(2.0 * dllm_rng_uniform(seed, 2, 0, 0, (uint64_t)i) - 1.0);
+        p[i] = bias + scale * (float)(2.0 * dllm_rng_uniform(seed, DLLM_RNG_WEIGHTS, 0, 0,
+                                                             (uint64_t)i) - 1.0);
     /* a fresh weight may be larger than any seen: size the GEMM padding as upload does */
     if (cols > ((cpu_ctx *)vctx)->pad_cols || rows > ((cpu_ctx *)vctx)->pad_rows) {
         rc = cpu_weight_upload(vctx, p, DLLM_DTYPE_F32, rows, cols, out);

@@ -26,6 +26,8 @@
  *   later call returns DLLM_E_DEVICE_LOST, so a worker knows it must restart.
  * - DLLM_CUDA_TRACE=1 records an event pair around every op and prints GPU time per op
  *   class at exit (how docs/benchmarks.md found where a step's time goes).
+ * - Sparse-dLLM's key statistic and d2Cache's head-mean probabilities come from the same
+ *   attention (its softmax output stays in the scores buffer) plus one small kernel each.
  * - Not handled yet: CUDA graphs, fused kernels (norm + residual, V-verify with the V
  *   projection), flash-style attention, tensor parallelism.
  *
@@ -53,12 +55,24 @@
 
 /* Op classes of the trace (DLLM_CUDA_TRACE=1): GPU time per class, printed at exit. */
 enum {
-    TR_GEMM, TR_ATTN, TR_NORM, TR_ROPE, TR_EMBED, TR_SWIGLU, TR_ADD, TR_GATHER, TR_SCATTER,
-    TR_VERIFY, TR_SAMPLE, TR_COPY, TR_OTHER, TR_N
+    TR_GEMM,
+    TR_ATTN,
+    TR_NORM,
+    TR_ROPE,
+    TR_EMBED,
+    TR_SWIGLU,
+    TR_ADD,
+    TR_GATHER,
+    TR_SCATTER,
+    TR_VERIFY,
+    TR_SAMPLE,
+    TR_COPY,
+    TR_OTHER,
+    TR_N
 };
-static const char *const tr_names[TR_N] = {"gemm", "attention", "rmsnorm", "rope", "embed",
-                                           "swiglu", "add", "gather", "scatter", "verify",
-                                           "sample", "upload", "other"};
+static const char *const tr_names[TR_N] = {"gemm",   "attention", "rmsnorm", "rope",    "embed",
+                                           "swiglu", "add",       "gather",  "scatter", "verify",
+                                           "sample", "upload",    "other"};
 
 /* The trace: an event before and after every op; the elapsed times are read back (and
  * summed per class) whenever the backend synchronises anyway, so tracing adds event
@@ -70,12 +84,12 @@ typedef struct cuda_trace {
     int n;
     double ms[TR_N];
     int64_t calls[TR_N];
-    double span_ms;           /* sum over flush windows of first begin -> last end */
+    double span_ms; /* sum over flush windows of first begin -> last end */
 } cuda_trace;
 
 typedef struct gemm_plan {
     int64_t m, n, k;
-    int align;  /* alignment in bytes of the output pointer the plan was chosen for */
+    int align; /* alignment in bytes of the output pointer the plan was chosen for */
     int used;
     cublasLtMatmulDesc_t op;
     cublasLtMatrixLayout_t a, b, d;
@@ -84,28 +98,30 @@ typedef struct gemm_plan {
 
 typedef struct cuda_ctx {
     int device;
-    int lost;                 /* sticky device error seen: every call fails */
+    int lost; /* sticky device error seen: every call fails */
     cudaStream_t stream;
     cublasLtHandle_t lt;
     cublasHandle_t blas;
-    void *workspace;          /* (WORKSPACE_BYTES) cuBLASLt workspace */
-    uint16_t *xb;             /* (xb_cap) bf16 copy of a GEMM's input rows */
+    void *workspace; /* (WORKSPACE_BYTES) cuBLASLt workspace */
+    uint16_t *xb;    /* (xb_cap) bf16 copy of a GEMM's input rows */
     int64_t xb_cap;
-    float *scores;            /* (scores_cap) attention scores, all heads */
+    float *scores; /* (scores_cap) attention scores, all heads */
     int64_t scores_cap;
-    double *vcos;             /* (verify_cap) V-verify cosines */
-    uint8_t *vtaken;          /* (verify_cap) V-verify marks */
+    double *qsum; /* (qsum_cap) Sparse-dLLM's summed query rows */
+    int64_t qsum_cap;
+    double *vcos;    /* (verify_cap) V-verify cosines */
+    uint8_t *vtaken; /* (verify_cap) V-verify marks */
     int64_t verify_cap;
-    dllm_sample_row *d_rows;  /* (sample_cap) sampler parameters, device copy */
-    int32_t *d_tok;           /* (sample_cap) */
-    double *d_conf;           /* (sample_cap) */
-    void *h_pinned;           /* pinned host: rows in, tokens and confidences out */
+    dllm_sample_row *d_rows; /* (sample_cap) sampler parameters, device copy */
+    int32_t *d_tok;          /* (sample_cap) */
+    double *d_conf;          /* (sample_cap) */
+    void *h_pinned;          /* pinned host: rows in, tokens and confidences out */
     int64_t sample_cap;
-    void *staging;            /* (STAGING_BYTES) pinned host buffer for weight uploads */
-    char *ring;               /* (RING_BYTES) pinned host ring for small uploads */
-    size_t ring_used;         /* bytes handed out since the stream was last synchronised */
+    void *staging;    /* (STAGING_BYTES) pinned host buffer for weight uploads */
+    char *ring;       /* (RING_BYTES) pinned host ring for small uploads */
+    size_t ring_used; /* bytes handed out since the stream was last synchronised */
     gemm_plan plans[PLAN_SLOTS];
-    cuda_trace *tr;           /* NULL unless DLLM_CUDA_TRACE=1 */
+    cuda_trace *tr;                   /* NULL unless DLLM_CUDA_TRACE=1 */
     cublasComputeType_t attn_compute; /* TF32 tensor cores, or fp32 (DLLM_CUDA_ATTN_FP32=1) */
 } cuda_ctx;
 
@@ -144,32 +160,37 @@ static dllm_status cuda_status(cuda_ctx *ctx, cudaError_t ce)
 static dllm_status blas_status(cublasStatus_t bs)
 {
     switch (bs) {
-    case CUBLAS_STATUS_SUCCESS: return DLLM_OK;
-    case CUBLAS_STATUS_ALLOC_FAILED: return DLLM_E_NOMEM;
-    case CUBLAS_STATUS_NOT_SUPPORTED: return DLLM_E_UNSUPPORTED;
-    case CUBLAS_STATUS_INVALID_VALUE: return DLLM_E_INVALID_ARG;
-    default: return DLLM_E_DEVICE;
+    case CUBLAS_STATUS_SUCCESS:
+        return DLLM_OK;
+    case CUBLAS_STATUS_ALLOC_FAILED:
+        return DLLM_E_NOMEM;
+    case CUBLAS_STATUS_NOT_SUPPORTED:
+        return DLLM_E_UNSUPPORTED;
+    case CUBLAS_STATUS_INVALID_VALUE:
+        return DLLM_E_INVALID_ARG;
+    default:
+        return DLLM_E_DEVICE;
     }
 }
 
-#define CU(ctx, expr)                                                                          \
-    do {                                                                                       \
-        cudaError_t cu_ce_ = (expr);                                                           \
-        if (cu_ce_ != cudaSuccess) return cuda_status((ctx), cu_ce_);                          \
+#define CU(ctx, expr)                                                                              \
+    do {                                                                                           \
+        cudaError_t cu_ce_ = (expr);                                                               \
+        if (cu_ce_ != cudaSuccess) return cuda_status((ctx), cu_ce_);                              \
     } while (0)
 
 /* Runs one launch expression between the trace's events (when tracing). */
-#define TRACED(ctx, cls, expr)                                                                 \
-    do {                                                                                       \
-        trace_begin((ctx), (cls));                                                             \
-        cudaError_t tr_ce_ = (expr);                                                           \
-        trace_end(ctx);                                                                        \
-        if (tr_ce_ != cudaSuccess) return cuda_status((ctx), tr_ce_);                          \
+#define TRACED(ctx, cls, expr)                                                                     \
+    do {                                                                                           \
+        trace_begin((ctx), (cls));                                                                 \
+        cudaError_t tr_ce_ = (expr);                                                               \
+        trace_end(ctx);                                                                            \
+        if (tr_ce_ != cudaSuccess) return cuda_status((ctx), tr_ce_);                              \
     } while (0)
 
-#define LIVE(ctx)                                                                              \
-    do {                                                                                       \
-        if ((ctx)->lost) return DLLM_E_DEVICE_LOST;                                            \
+#define LIVE(ctx)                                                                                  \
+    do {                                                                                           \
+        if ((ctx)->lost) return DLLM_E_DEVICE_LOST;                                                \
     } while (0)
 
 /* ---- trace ---- */
@@ -188,8 +209,7 @@ static void trace_flush(cuda_ctx *ctx)
     }
     /* a window runs from the first op after a synchronisation to the last before the next:
      * its GPU time not spent in ops is launch gaps and host work inside a step */
-    if (cudaEventElapsedTime(&ms, t->ev[0], t->ev[2 * t->n - 1]) == cudaSuccess)
-        t->span_ms += ms;
+    if (cudaEventElapsedTime(&ms, t->ev[0], t->ev[2 * t->n - 1]) == cudaSuccess) t->span_ms += ms;
     t->n = 0;
 }
 
@@ -216,9 +236,11 @@ static void trace_report(cuda_ctx *ctx)
     double total = 0;
     if (t == NULL) return;
     trace_flush(ctx);
-    for (int i = 0; i < TR_N; i++) total += t->ms[i];
-    fprintf(stderr, "dllm cuda trace: GPU time in ops %.1f ms within %.1f ms of step windows "
-                    "(%.0f%% busy)\n",
+    for (int i = 0; i < TR_N; i++)
+        total += t->ms[i];
+    fprintf(stderr,
+            "dllm cuda trace: GPU time in ops %.1f ms within %.1f ms of step windows "
+            "(%.0f%% busy)\n",
             total, t->span_ms, t->span_ms > 0 ? 100 * total / t->span_ms : 0);
     for (int i = 0; i < TR_N; i++)
         if (t->calls[i])
@@ -284,6 +306,7 @@ static void cuda_free_ctx(void *vctx)
     cudaFree(ctx->xb);
     cudaFree(ctx->scores);
     cudaFree(ctx->vcos);
+    cudaFree(ctx->qsum);
     cudaFree(ctx->vtaken);
     cudaFree(ctx->d_rows);
     cudaFree(ctx->d_tok);
@@ -325,7 +348,8 @@ static dllm_status cuda_upload(void *vctx, void *dst, const void *src, size_t by
         char *slot = ctx->ring + ctx->ring_used;
         memcpy(slot, src, bytes);
         ctx->ring_used += need;
-        TRACED(ctx, TR_COPY, cudaMemcpyAsync(dst, slot, bytes, cudaMemcpyHostToDevice, ctx->stream));
+        TRACED(ctx, TR_COPY,
+               cudaMemcpyAsync(dst, slot, bytes, cudaMemcpyHostToDevice, ctx->stream));
         return DLLM_OK;
     }
     /* from pageable memory the call returns once src has been staged, so the caller may
@@ -457,7 +481,8 @@ static int ptr_align(const void *p)
 {
     uintptr_t u = (uintptr_t)p;
     int a = 256;
-    while (a > 4 && (u % (uintptr_t)a) != 0) a /= 2;
+    while (a > 4 && (u % (uintptr_t)a) != 0)
+        a /= 2;
     return a;
 }
 
@@ -470,8 +495,8 @@ static float plan_time(cuda_ctx *ctx, gemm_plan *p, const cublasLtMatmulAlgo_t *
     float best = 1e30f, ms;
     for (int r = 0; r < 4; r++) {
         if (cudaEventRecord(e0, ctx->stream) != cudaSuccess) return 1e30f;
-        if (cublasLtMatmul(ctx->lt, p->op, &one, w, p->a, ctx->xb, p->b, &zero, y, p->d, y, p->d,
-                           a, ctx->workspace, WORKSPACE_BYTES, ctx->stream) != CUBLAS_STATUS_SUCCESS)
+        if (cublasLtMatmul(ctx->lt, p->op, &one, w, p->a, ctx->xb, p->b, &zero, y, p->d, y, p->d, a,
+                           ctx->workspace, WORKSPACE_BYTES, ctx->stream) != CUBLAS_STATUS_SUCCESS)
             return 1e30f;
         if (cudaEventRecord(e1, ctx->stream) != cudaSuccess) return 1e30f;
         if (cudaEventSynchronize(e1) != cudaSuccess) return 1e30f;
@@ -597,7 +622,8 @@ static dllm_status cuda_embed(void *vctx, float *out, const dllm_weight *wte, co
     cuda_ctx *ctx = vctx;
     LIVE(ctx);
     if (wte->dtype != DLLM_DTYPE_BF16) return DLLM_E_UNSUPPORTED;
-    TRACED(ctx, TR_EMBED, dllm_cuda_embed(out, wte->data, wte->rows, ids, m, wte->cols, ctx->stream));
+    TRACED(ctx, TR_EMBED,
+           dllm_cuda_embed(out, wte->data, wte->rows, ids, m, wte->cols, ctx->stream));
     return DLLM_OK;
 }
 
@@ -607,7 +633,8 @@ static dllm_status cuda_rmsnorm(void *vctx, float *out, const float *x, const dl
     cuda_ctx *ctx = vctx;
     LIVE(ctx);
     if (w->dtype != DLLM_DTYPE_F32) return DLLM_E_UNSUPPORTED;
-    TRACED(ctx, TR_NORM, dllm_cuda_rmsnorm(out, x, w->data, m, w->rows * w->cols, eps, ctx->stream));
+    TRACED(ctx, TR_NORM,
+           dllm_cuda_rmsnorm(out, x, w->data, m, w->rows * w->cols, eps, ctx->stream));
     return DLLM_OK;
 }
 
@@ -651,14 +678,43 @@ static dllm_status attention_run(cuda_ctx *ctx, float *out, const float *q, cons
      * K_h and Q_h column slices of the row-major (rows, C) matrices (leading dimension C) */
     DLLM_TRY(blas_status(cublasGemmStridedBatchedEx(
         ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)t, (int)mq, (int)hs, &scale, k, CUDA_R_32F,
-        (int)c, (long long)hs, q, CUDA_R_32F, (int)c, (long long)hs, &zero, ctx->scores,
-        CUDA_R_32F, (int)t, (long long)(mq * t), (int)nh, ctx->attn_compute, CUBLAS_GEMM_DEFAULT)));
+        (int)c, (long long)hs, q, CUDA_R_32F, (int)c, (long long)hs, &zero, ctx->scores, CUDA_R_32F,
+        (int)t, (long long)(mq * t), (int)nh, ctx->attn_compute, CUBLAS_GEMM_DEFAULT)));
     CU(ctx, dllm_cuda_softmax_rows(ctx->scores, nh * mq, t, ctx->stream));
     /* O_h^T (hs, mq) = V_h (hs, t) . P_h^T (t, mq), written as column slices of out */
     DLLM_TRY(blas_status(cublasGemmStridedBatchedEx(
         ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)hs, (int)mq, (int)t, &one, v, CUDA_R_32F, (int)c,
-        (long long)hs, ctx->scores, CUDA_R_32F, (int)t, (long long)(mq * t), &zero, out,
-        CUDA_R_32F, (int)c, (long long)hs, (int)nh, ctx->attn_compute, CUBLAS_GEMM_DEFAULT)));
+        (long long)hs, ctx->scores, CUDA_R_32F, (int)t, (long long)(mq * t), &zero, out, CUDA_R_32F,
+        (int)c, (long long)hs, (int)nh, ctx->attn_compute, CUBLAS_GEMM_DEFAULT)));
+    return DLLM_OK;
+}
+
+/* Sparse-dLLM: attention, then the per-key score sums of the query rows [s0, s1)
+ * (backend.h), queries summed first in float64 as on the CPU. */
+static dllm_status cuda_attention_keystat(void *vctx, float *out, float *stat, const float *q,
+                                          const float *k, const float *v, int64_t mq, int64_t t,
+                                          int64_t nh, int64_t hs, int64_t s0, int64_t s1)
+{
+    cuda_ctx *ctx = vctx;
+    int64_t c = nh * hs;
+    DLLM_TRY(cuda_attention(vctx, out, q, k, v, mq, t, nh, hs));
+    DLLM_TRY(grow(ctx, (void **)&ctx->qsum, &ctx->qsum_cap, c, sizeof(double)));
+    TRACED(ctx, TR_ATTN,
+           dllm_cuda_keystat(stat, q, k, s0, s1, t, c, 1.0 / sqrt((double)hs), ctx->qsum,
+                             ctx->stream));
+    return DLLM_OK;
+}
+
+/* d2Cache: attention, then the head-mean of the softmax probabilities, which attention
+ * leaves in ctx->scores as (nh, mq, t). */
+static dllm_status cuda_attention_probs(void *vctx, float *out, float *probs, const float *q,
+                                        const float *k, const float *v, int64_t mq, int64_t t,
+                                        int64_t nh, int64_t hs)
+{
+    cuda_ctx *ctx = vctx;
+    DLLM_TRY(cuda_attention(vctx, out, q, k, v, mq, t, nh, hs));
+    if (mq == 0) return DLLM_OK;
+    TRACED(ctx, TR_ATTN, dllm_cuda_head_mean(probs, ctx->scores, nh, mq * t, ctx->stream));
     return DLLM_OK;
 }
 
@@ -704,8 +760,9 @@ static dllm_status cuda_verify_select(void *vctx, int32_t *sel, const float *vne
     cuda_ctx *ctx = vctx;
     LIVE(ctx);
     if (ctx->verify_cap < r) DLLM_TRY(cuda_reserve(vctx, r));
-    TRACED(ctx, TR_VERIFY, dllm_cuda_verify_select(sel, vnew, vold, r, c, k, base, ctx->vcos, ctx->vtaken,
-                                    ctx->stream));
+    TRACED(ctx, TR_VERIFY,
+           dllm_cuda_verify_select(sel, vnew, vold, r, c, k, base, ctx->vcos, ctx->vtaken,
+                                   ctx->stream));
     return DLLM_OK;
 }
 
@@ -773,12 +830,13 @@ static dllm_status cuda_sample(void *vctx, const float *logits, int64_t m, int64
     memcpy(h_rows, rows, (size_t)m * sizeof *rows);
     CU(ctx, cudaMemcpyAsync(ctx->d_rows, h_rows, (size_t)m * sizeof *rows, cudaMemcpyHostToDevice,
                             ctx->stream));
-    TRACED(ctx, TR_SAMPLE, dllm_cuda_sample(logits, m, v, ctx->d_rows, eos, eot, ctx->d_tok, ctx->d_conf,
-                             ctx->stream));
-    CU(ctx, cudaMemcpyAsync(h_tok, ctx->d_tok, (size_t)m * sizeof(int32_t),
-                            cudaMemcpyDeviceToHost, ctx->stream));
-    CU(ctx, cudaMemcpyAsync(h_conf, ctx->d_conf, (size_t)m * sizeof(double),
-                            cudaMemcpyDeviceToHost, ctx->stream));
+    TRACED(ctx, TR_SAMPLE,
+           dllm_cuda_sample(logits, m, v, ctx->d_rows, eos, eot, ctx->d_tok, ctx->d_conf,
+                            ctx->stream));
+    CU(ctx, cudaMemcpyAsync(h_tok, ctx->d_tok, (size_t)m * sizeof(int32_t), cudaMemcpyDeviceToHost,
+                            ctx->stream));
+    CU(ctx, cudaMemcpyAsync(h_conf, ctx->d_conf, (size_t)m * sizeof(double), cudaMemcpyDeviceToHost,
+                            ctx->stream));
     CU(ctx, stream_sync(ctx));
     trace_flush(ctx);
     memcpy(tok, h_tok, (size_t)m * sizeof(int32_t));
@@ -819,6 +877,8 @@ static const struct dllm_backend_i cuda_iface = {
     .sub = cuda_sub,
     .sample = cuda_sample,
     .synchronize = cuda_synchronize,
+    .attention_keystat = cuda_attention_keystat,
+    .attention_probs = cuda_attention_probs,
 };
 
 dllm_status dllm_backend_cuda_new(int device, dllm_backend **out, char *err, size_t errn)
@@ -834,8 +894,10 @@ dllm_status dllm_backend_cuda_new(int device, dllm_backend **out, char *err, siz
     *out = NULL;
     ce = cudaGetDeviceCount(&count);
     if (ce != cudaSuccess) {
-        rc = dllm_errf(err, errn, DLLM_E_DEVICE, "no usable CUDA device: %s; hint: use "
-                       "--backend cpu", cudaGetErrorString(ce));
+        rc = dllm_errf(err, errn, DLLM_E_DEVICE,
+                       "no usable CUDA device: %s; hint: use "
+                       "--backend cpu",
+                       cudaGetErrorString(ce));
         goto out;
     }
     if (device < 0 || device >= count) {
@@ -846,7 +908,8 @@ dllm_status dllm_backend_cuda_new(int device, dllm_backend **out, char *err, siz
     DLLM_TRY_GOTO(dllm_cuda_smoke(device, err, errn), rc, out);
     if ((ce = cudaGetDeviceProperties(&prop, device)) != cudaSuccess) goto cuda_fail;
     if (prop.major < 8) {
-        rc = dllm_errf(err, errn, DLLM_E_UNSUPPORTED, "CUDA device %d (%s) has compute "
+        rc = dllm_errf(err, errn, DLLM_E_UNSUPPORTED,
+                       "CUDA device %d (%s) has compute "
                        "capability %d.%d; the backend needs bf16 matrix units (8.0 or newer)",
                        device, prop.name, prop.major, prop.minor);
         goto out;
@@ -899,12 +962,13 @@ dllm_status dllm_backend_cuda_new(int device, dllm_backend **out, char *err, siz
     goto out;
 cuda_fail:
     rc = dllm_errf(err, errn, ce == cudaErrorMemoryAllocation ? DLLM_E_NOMEM : DLLM_E_DEVICE,
-                   "cuda device %d: %s (%s)", device, cudaGetErrorString(ce),
-                   cudaGetErrorName(ce));
+                   "cuda device %d: %s (%s)", device, cudaGetErrorString(ce), cudaGetErrorName(ce));
     goto out;
 blas_fail:
-    rc = dllm_errf(err, errn, DLLM_E_DEVICE, "cuda device %d: cuBLAS initialisation failed "
-                   "(status %d)", device, (int)bs);
+    rc = dllm_errf(err, errn, DLLM_E_DEVICE,
+                   "cuda device %d: cuBLAS initialisation failed "
+                   "(status %d)",
+                   device, (int)bs);
 out:
     free(be);
     cuda_free_ctx(ctx);

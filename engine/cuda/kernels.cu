@@ -21,8 +21,10 @@
 #include <stdint.h>
 
 #include "cuda/kernels.h"
+#include "rng.h"
 
-namespace {
+namespace
+{
 
 constexpr int kBlock = 256;
 
@@ -31,25 +33,11 @@ __device__ __forceinline__ float bf16_to_f32(uint16_t h)
     return __uint_as_float(static_cast<uint32_t>(h) << 16);
 }
 
-/* rng.h, on the device (same constants and order; tests compare with the CPU) */
-__device__ __forceinline__ uint64_t mix64(uint64_t z)
-{
-    z ^= z >> 30;
-    z *= 0xBF58476D1CE4E5B9ull;
-    z ^= z >> 27;
-    z *= 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return z;
-}
-
+/* the counter-based draws of rng.h, compiled for the device */
 __device__ __forceinline__ double rng_uniform(uint64_t seed, uint32_t stream, uint32_t step,
                                               uint64_t pos, uint64_t tok)
 {
-    uint64_t h = mix64(seed ^ 0x9E3779B97F4A7C15ull);
-    h = mix64(h ^ ((static_cast<uint64_t>(stream) << 32) | step));
-    h = mix64(h ^ pos);
-    h = mix64(h ^ tok);
-    return (static_cast<double>(h >> 12) + 0.5) * 0x1.0p-52;
+    return dllm_rng_uniform(seed, stream, step, pos, tok);
 }
 
 unsigned grid_for(int64_t n, int block = kBlock)
@@ -64,7 +52,8 @@ unsigned grid_for(int64_t n, int block = kBlock)
 
 template <typename T> __device__ T warp_sum(T v)
 {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
 }
 
@@ -146,7 +135,7 @@ __global__ void fill_random_bf16_kernel(__nv_bfloat16 *w, int64_t n, uint64_t se
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x) {
-        double u = rng_uniform(seed, 2, 0, 0, static_cast<uint64_t>(i));
+        double u = rng_uniform(seed, DLLM_RNG_WEIGHTS, 0, 0, static_cast<uint64_t>(i));
         w[i] = __float2bfloat16_rn(bias + scale * static_cast<float>(2.0 * u - 1.0));
     }
 }
@@ -155,7 +144,7 @@ __global__ void fill_random_f32_kernel(float *w, int64_t n, uint64_t seed, float
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x) {
-        double u = rng_uniform(seed, 2, 0, 0, static_cast<uint64_t>(i));
+        double u = rng_uniform(seed, DLLM_RNG_WEIGHTS, 0, 0, static_cast<uint64_t>(i));
         w[i] = bias + scale * static_cast<float>(2.0 * u - 1.0);
     }
 }
@@ -168,11 +157,13 @@ __global__ void embed_kernel(float *out, const uint16_t *table, int64_t rows, co
     int32_t id = ids[i];
     float *o = out + i * c;
     if (id < 0 || id >= rows) {
-        for (int64_t j = threadIdx.x; j < c; j += blockDim.x) o[j] = 0.0f;
+        for (int64_t j = threadIdx.x; j < c; j += blockDim.x)
+            o[j] = 0.0f;
         return;
     }
     const uint16_t *t = table + static_cast<int64_t>(id) * c;
-    for (int64_t j = threadIdx.x; j < c; j += blockDim.x) o[j] = bf16_to_f32(t[j]);
+    for (int64_t j = threadIdx.x; j < c; j += blockDim.x)
+        o[j] = bf16_to_f32(t[j]);
 }
 
 /* grid (m), block kBlock */
@@ -182,10 +173,12 @@ __global__ void rmsnorm_kernel(float *out, const float *x, const float *w, int64
     const float *xi = x + blockIdx.x * c;
     float *oi = out + blockIdx.x * c;
     float ss = 0.0f;
-    for (int64_t j = threadIdx.x; j < c; j += blockDim.x) ss += xi[j] * xi[j];
+    for (int64_t j = threadIdx.x; j < c; j += blockDim.x)
+        ss += xi[j] * xi[j];
     ss = block_sum(ss, sh);
     float inv = 1.0f / sqrtf(ss / static_cast<float>(c) + eps);
-    for (int64_t j = threadIdx.x; j < c; j += blockDim.x) oi[j] = xi[j] * inv * w[j];
+    for (int64_t j = threadIdx.x; j < c; j += blockDim.x)
+        oi[j] = xi[j] * inv * w[j];
 }
 
 /* one thread per (row, head, d < hs/2) */
@@ -228,7 +221,8 @@ __global__ void softmax_rows_smem_kernel(float *s, int64_t t)
     }
     sum = block_sum(sum, sh);
     float inv = 1.0f / sum;
-    for (int64_t j = threadIdx.x; j < t; j += blockDim.x) row[j] = rs[j] * inv;
+    for (int64_t j = threadIdx.x; j < t; j += blockDim.x)
+        row[j] = rs[j] * inv;
 }
 
 /* grid (rows), block kBlock */
@@ -237,7 +231,8 @@ __global__ void softmax_rows_kernel(float *s, int64_t t)
     __shared__ float sh[32];
     float *row = s + blockIdx.x * t;
     float mx = -INFINITY;
-    for (int64_t j = threadIdx.x; j < t; j += blockDim.x) mx = fmaxf(mx, row[j]);
+    for (int64_t j = threadIdx.x; j < t; j += blockDim.x)
+        mx = fmaxf(mx, row[j]);
     mx = block_max(mx, sh, -INFINITY);
     float sum = 0.0f;
     for (int64_t j = threadIdx.x; j < t; j += blockDim.x) {
@@ -247,7 +242,8 @@ __global__ void softmax_rows_kernel(float *s, int64_t t)
     }
     sum = block_sum(sum, sh);
     float inv = 1.0f / sum;
-    for (int64_t j = threadIdx.x; j < t; j += blockDim.x) row[j] *= inv;
+    for (int64_t j = threadIdx.x; j < t; j += blockDim.x)
+        row[j] *= inv;
 }
 
 __global__ void swiglu_kernel(float *out, const float *gate, const float *up, int64_t n)
@@ -312,7 +308,8 @@ __global__ void gather_rows_kernel(float *dst, const float *src, const int32_t *
     if (r < 0) return;
     const float *s = src + static_cast<int64_t>(r) * c;
     float *d = dst + blockIdx.x * c;
-    for (int64_t j = threadIdx.x; j < c; j += blockDim.x) d[j] = s[j];
+    for (int64_t j = threadIdx.x; j < c; j += blockDim.x)
+        d[j] = s[j];
 }
 
 __global__ void scatter_rows_kernel(float *dst, const float *src, const int32_t *idx, int64_t c)
@@ -321,7 +318,8 @@ __global__ void scatter_rows_kernel(float *dst, const float *src, const int32_t 
     if (r < 0) return;
     const float *s = src + blockIdx.x * c;
     float *d = dst + static_cast<int64_t>(r) * c;
-    for (int64_t j = threadIdx.x; j < c; j += blockDim.x) d[j] = s[j];
+    for (int64_t j = threadIdx.x; j < c; j += blockDim.x)
+        d[j] = s[j];
 }
 
 bool aligned16(const void *a, const void *b, int64_t c)
@@ -370,8 +368,45 @@ __global__ void verify_pick_kernel(int32_t *sel, const double *cos, uint8_t *tak
     for (int64_t j = threadIdx.x; j < r; j += blockDim.x) {
         if (!taken[j]) continue;
         int64_t o = 0;
-        for (int64_t i = 0; i < j; i++) o += taken[i];
+        for (int64_t i = 0; i < j; i++)
+            o += taken[i];
         sel[o] = base + static_cast<int32_t>(j);
+    }
+}
+
+/* one thread per column d: qsum[d] = sum_i q[i, d] over i in [s0, s1), float64 */
+__global__ void qsum_kernel(double *qsum, const float *q, int64_t s0, int64_t s1, int64_t c)
+{
+    for (int64_t d = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; d < c;
+         d += (int64_t)gridDim.x * blockDim.x) {
+        double a = 0.0;
+        for (int64_t i = s0; i < s1; i++)
+            a += static_cast<double>(q[i * c + d]);
+        qsum[d] = a;
+    }
+}
+
+/* grid (t), block kBlock: stat[j] = qsum . k[j] * scale */
+__global__ void keystat_kernel(float *stat, const double *qsum, const float *k, int64_t c,
+                               double scale)
+{
+    __shared__ double sh[32];
+    const float *kj = k + blockIdx.x * c;
+    double a = 0.0;
+    for (int64_t d = threadIdx.x; d < c; d += blockDim.x)
+        a += qsum[d] * static_cast<double>(kj[d]);
+    a = block_sum(a, sh);
+    if (threadIdx.x == 0) stat[blockIdx.x] = static_cast<float>(a * scale);
+}
+
+__global__ void head_mean_kernel(float *probs, const float *p, int64_t nh, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        float a = 0.0f;
+        for (int64_t h = 0; h < nh; h++)
+            a += p[h * n + i]; /* heads in order, as the CPU */
+        probs[i] = a / static_cast<float>(nh);
     }
 }
 
@@ -393,7 +428,7 @@ __global__ void sample_kernel(const float *logits, int64_t v, const dllm_sample_
         double lj = (mask_eos && j == eos) ? -INFINITY : static_cast<double>(l[j]);
         double key = lj;
         if (temp != 0.0) {
-            double u = rng_uniform(r.seed, 0 /* DLLM_RNG_GUMBEL */, r.step,
+            double u = rng_uniform(r.seed, DLLM_RNG_GUMBEL, r.step,
                                    static_cast<uint64_t>(r.position), static_cast<uint64_t>(j));
             key = exp(lj) / pow(-log(u), temp);
         }
@@ -406,8 +441,7 @@ __global__ void sample_kernel(const float *logits, int64_t v, const dllm_sample_
 
     double c;
     if (r.random_conf) {
-        c = rng_uniform(r.seed, 1 /* DLLM_RNG_REMASK */, r.step,
-                        static_cast<uint64_t>(r.position), 0);
+        c = rng_uniform(r.seed, DLLM_RNG_REMASK, r.step, static_cast<uint64_t>(r.position), 0);
     } else {
         double sum = 0.0;
         for (int64_t j = threadIdx.x; j < v; j += blockDim.x) {
@@ -432,8 +466,8 @@ extern "C" {
 cudaError_t dllm_cuda_f32_to_bf16(uint16_t *dst, const float *src, int64_t n, cudaStream_t st)
 {
     if (n <= 0) return cudaSuccess;
-    f32_to_bf16_kernel<<<grid_for(n), kBlock, 0, st>>>(reinterpret_cast<__nv_bfloat16 *>(dst),
-                                                       src, n);
+    f32_to_bf16_kernel<<<grid_for(n), kBlock, 0, st>>>(reinterpret_cast<__nv_bfloat16 *>(dst), src,
+                                                       n);
     return cudaGetLastError();
 }
 
@@ -441,13 +475,13 @@ cudaError_t dllm_cuda_fill_random_bf16(uint16_t *w, int64_t n, uint64_t seed, fl
                                        float bias, cudaStream_t st)
 {
     if (n <= 0) return cudaSuccess;
-    fill_random_bf16_kernel<<<grid_for(n), kBlock, 0, st>>>(
-        reinterpret_cast<__nv_bfloat16 *>(w), n, seed, scale, bias);
+    fill_random_bf16_kernel<<<grid_for(n), kBlock, 0, st>>>(reinterpret_cast<__nv_bfloat16 *>(w), n,
+                                                            seed, scale, bias);
     return cudaGetLastError();
 }
 
-cudaError_t dllm_cuda_fill_random_f32(float *w, int64_t n, uint64_t seed, float scale,
-                                      float bias, cudaStream_t st)
+cudaError_t dllm_cuda_fill_random_f32(float *w, int64_t n, uint64_t seed, float scale, float bias,
+                                      cudaStream_t st)
 {
     if (n <= 0) return cudaSuccess;
     fill_random_f32_kernel<<<grid_for(n), kBlock, 0, st>>>(w, n, seed, scale, bias);
@@ -483,7 +517,8 @@ cudaError_t dllm_cuda_softmax_rows(float *s, int64_t rows, int64_t t, cudaStream
 {
     if (rows <= 0) return cudaSuccess;
     if (t * static_cast<int64_t>(sizeof(float)) <= 48 * 1024)
-        softmax_rows_smem_kernel<<<static_cast<unsigned>(rows), kBlock, t * sizeof(float), st>>>(s, t);
+        softmax_rows_smem_kernel<<<static_cast<unsigned>(rows), kBlock, t * sizeof(float), st>>>(s,
+                                                                                                 t);
     else
         softmax_rows_kernel<<<static_cast<unsigned>(rows), kBlock, 0, st>>>(s, t);
     return cudaGetLastError();
@@ -533,7 +568,8 @@ cudaError_t dllm_cuda_gather_rows(float *dst, const float *src, const int32_t *i
     if (n <= 0) return cudaSuccess;
     if (aligned16(dst, src, c))
         copy_rows4_kernel<<<grid_for(n * c / 4), kBlock, 0, st>>>(
-            reinterpret_cast<float4 *>(dst), reinterpret_cast<const float4 *>(src), idx, n, c / 4, 0);
+            reinterpret_cast<float4 *>(dst), reinterpret_cast<const float4 *>(src), idx, n, c / 4,
+            0);
     else
         gather_rows_kernel<<<static_cast<unsigned>(n), kBlock, 0, st>>>(dst, src, idx, c);
     return cudaGetLastError();
@@ -545,15 +581,16 @@ cudaError_t dllm_cuda_scatter_rows(float *dst, const float *src, const int32_t *
     if (n <= 0) return cudaSuccess;
     if (aligned16(dst, src, c))
         copy_rows4_kernel<<<grid_for(n * c / 4), kBlock, 0, st>>>(
-            reinterpret_cast<float4 *>(dst), reinterpret_cast<const float4 *>(src), idx, n, c / 4, 1);
+            reinterpret_cast<float4 *>(dst), reinterpret_cast<const float4 *>(src), idx, n, c / 4,
+            1);
     else
         scatter_rows_kernel<<<static_cast<unsigned>(n), kBlock, 0, st>>>(dst, src, idx, c);
     return cudaGetLastError();
 }
 
 cudaError_t dllm_cuda_verify_select(int32_t *sel, const float *vnew, const float *vold, int64_t r,
-                                    int64_t c, int64_t k, int32_t base, double *cos,
-                                    uint8_t *taken, cudaStream_t st)
+                                    int64_t c, int64_t k, int32_t base, double *cos, uint8_t *taken,
+                                    cudaStream_t st)
 {
     if (r <= 0 || k <= 0) return cudaSuccess;
     verify_cos_kernel<<<static_cast<unsigned>(r), kBlock, 0, st>>>(cos, vnew, vold, c);
@@ -563,9 +600,28 @@ cudaError_t dllm_cuda_verify_select(int32_t *sel, const float *vnew, const float
     return cudaGetLastError();
 }
 
-cudaError_t dllm_cuda_sample(const float *logits, int64_t m, int64_t v,
-                             const dllm_sample_row *rows, int32_t eos, int32_t eot, int32_t *tok,
-                             double *conf, cudaStream_t st)
+cudaError_t dllm_cuda_keystat(float *stat, const float *q, const float *k, int64_t s0, int64_t s1,
+                              int64_t t, int64_t c, double inv_sqrt_hs, double *qsum,
+                              cudaStream_t st)
+{
+    if (t <= 0) return cudaSuccess;
+    qsum_kernel<<<grid_for(c), kBlock, 0, st>>>(qsum, q, s0, s1, c);
+    cudaError_t ce = cudaGetLastError();
+    if (ce != cudaSuccess) return ce;
+    keystat_kernel<<<static_cast<unsigned>(t), kBlock, 0, st>>>(stat, qsum, k, c, inv_sqrt_hs);
+    return cudaGetLastError();
+}
+
+cudaError_t dllm_cuda_head_mean(float *probs, const float *p, int64_t nh, int64_t n,
+                                cudaStream_t st)
+{
+    if (n <= 0) return cudaSuccess;
+    head_mean_kernel<<<grid_for(n), kBlock, 0, st>>>(probs, p, nh, n);
+    return cudaGetLastError();
+}
+
+cudaError_t dllm_cuda_sample(const float *logits, int64_t m, int64_t v, const dllm_sample_row *rows,
+                             int32_t eos, int32_t eot, int32_t *tok, double *conf, cudaStream_t st)
 {
     if (m <= 0) return cudaSuccess;
     sample_kernel<<<static_cast<unsigned>(m), 512, 0, st>>>(logits, v, rows, eos, eot, tok, conf);

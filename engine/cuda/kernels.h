@@ -24,8 +24,8 @@ cudaError_t dllm_cuda_f32_to_bf16(uint16_t *dst, const float *src, int64_t n, cu
 /* w (n) = bias + scale * (2 u - 1), u uniform from (seed, element index); bf16 or fp32 out */
 cudaError_t dllm_cuda_fill_random_bf16(uint16_t *w, int64_t n, uint64_t seed, float scale,
                                        float bias, cudaStream_t st);
-cudaError_t dllm_cuda_fill_random_f32(float *w, int64_t n, uint64_t seed, float scale,
-                                      float bias, cudaStream_t st);
+cudaError_t dllm_cuda_fill_random_f32(float *w, int64_t n, uint64_t seed, float scale, float bias,
+                                      cudaStream_t st);
 /* out (m, c) fp32 = table[ids[i]] (bf16 (rows, c)); ids outside [0, rows) give zero rows */
 cudaError_t dllm_cuda_embed(float *out, const uint16_t *table, int64_t rows, const int32_t *ids,
                             int64_t m, int64_t c, cudaStream_t st);
@@ -55,13 +55,20 @@ cudaError_t dllm_cuda_scatter_rows(float *dst, const float *src, const int32_t *
 /* V-verify: cos (r) float64 of rows of vnew/vold (r, c); then the k lowest (ties to the
  * lower j) written to sel (k) as base + j in increasing j. taken (r) is scratch. */
 cudaError_t dllm_cuda_verify_select(int32_t *sel, const float *vnew, const float *vold, int64_t r,
-                                    int64_t c, int64_t k, int32_t base, double *cos,
-                                    uint8_t *taken, cudaStream_t st);
+                                    int64_t c, int64_t k, int32_t base, double *cos, uint8_t *taken,
+                                    cudaStream_t st);
+/* Sparse-dLLM key statistic: qsum (c) float64 = sum of q rows [s0, s1) (mq, c); then
+ * stat (t) = qsum . k[j] * inv_sqrt_hs in float64, stored fp32. */
+cudaError_t dllm_cuda_keystat(float *stat, const float *q, const float *k, int64_t s0, int64_t s1,
+                              int64_t t, int64_t c, double inv_sqrt_hs, double *qsum,
+                              cudaStream_t st);
+/* d2Cache: probs (mq * t) = sum over nh heads of p (nh, mq * t), heads in order, / nh */
+cudaError_t dllm_cuda_head_mean(float *probs, const float *p, int64_t nh, int64_t n,
+                                cudaStream_t st);
 /* The sampler reduction over logits (m, v): tok (m), conf (m) device arrays; rows (m)
  * device copy of the per-row parameters. */
-cudaError_t dllm_cuda_sample(const float *logits, int64_t m, int64_t v,
-                             const dllm_sample_row *rows, int32_t eos, int32_t eot, int32_t *tok,
-                             double *conf, cudaStream_t st);
+cudaError_t dllm_cuda_sample(const float *logits, int64_t m, int64_t v, const dllm_sample_row *rows,
+                             int32_t eos, int32_t eot, int32_t *tok, double *conf, cudaStream_t st);
 
 #ifdef __cplusplus
 }

@@ -106,4 +106,8 @@ int cli_parse_ids(const char *cmd, const char *s, int32_t **ids, size_t *n);
  * -1 with a message when none is found. */
 int cli_resolve_model(const char *flag, char *buf, size_t n);
 
+/* dllm_engine_config_init, plus a weight-loading progress bar on stderr when stderr is a
+ * terminal (shown for checkpoints of 256 MiB and more). */
+void cli_engine_config_init(dllm_engine_config *ec);
+
 #endif

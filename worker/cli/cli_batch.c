@@ -315,7 +315,7 @@ int cli_batch(int argc, char **argv)
     size_t n_reqs = 0, alloc = 0, n_done_ids = 0;
     char **done = NULL, *line = NULL;
 
-    dllm_engine_config_init(&ec);
+    cli_engine_config_init(&ec);
     dllm_gen_params_init(&gp);
     optind = 1;
     opterr = 0;

@@ -22,6 +22,76 @@
 
 #include "cli.h"
 
+/* One generation stepped by hand: ms to the end of the first step (from dllm_seq_new,
+ * where a slot miss builds the slot) and to the end; the sequence's stats in st. */
+static int timed_generation(dllm_engine *e, const int32_t *prompt, size_t n,
+                            const dllm_gen_params *p, double *first_ms, double *total_ms,
+                            dllm_seq_stats *st)
+{
+    struct timespec ts;
+    dllm_seq *s = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double t0 = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6, t = t0;
+    if (dllm_seq_new(e, prompt, n, p, &s) != DLLM_OK) goto fail;
+    *first_ms = -1;
+    while (!dllm_seq_finished(s)) {
+        if (dllm_engine_step(e, &s, 1) != DLLM_OK) goto fail;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+        if (*first_ms < 0) *first_ms = t - t0;
+    }
+    *total_ms = t - t0;
+    dllm_seq_stats_get(s, st);
+    dllm_seq_free(s);
+    return 0;
+fail:
+    fprintf(stderr, "dllm bench: %s\n", dllm_engine_last_error(e));
+    dllm_seq_free(s);
+    return -1;
+}
+
+/* --system-len: the same request without a slot, building its slot, attaching it. */
+static int slot_runs(dllm_engine *e, const int32_t *prompt, int64_t plen,
+                     const dllm_gen_params *gp, int64_t syslen, int64_t repeat, cJSON *root,
+                     int json)
+{
+    static const char *const names[3] = {"no_slot", "cold", "warm"};
+    dllm_gen_params p = *gp;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, "prompt_slot", o);
+    cJSON_AddNumberToObject(o, "system_len", (double)syslen);
+    if (syslen > plen) {
+        fprintf(stderr, "dllm bench: --system-len %lld is longer than the prompt (%lld)\n",
+                (long long)syslen, (long long)plen);
+        return -1;
+    }
+    for (int k = 0; k < 3; k++) {
+        double best_first = 1e30, best_total = 1e30, f, t;
+        dllm_seq_stats st;
+        p.prefix_len = k == 0 ? 0 : (int32_t)syslen;
+        for (int64_t r = 0; r < (k == 1 ? 1 : repeat); r++) { /* one cold build */
+            if (timed_generation(e, prompt, (size_t)plen, &p, &f, &t, &st)) return -1;
+            if (f < best_first) best_first = f;
+            if (t < best_total) best_total = t;
+        }
+        if (k > 0 && st.slot_prefix_tokens != syslen) {
+            fprintf(stderr, "dllm bench: the %lld-token prefix got no slot (policy %s)\n",
+                    (long long)syslen, dllm_cache_policy_name(p.cache));
+            return -1;
+        }
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "first_step_ms", best_first);
+        cJSON_AddNumberToObject(j, "total_ms", best_total);
+        cJSON_AddNumberToObject(j, "tflops", st.flops / 1e12);
+        cJSON_AddNumberToObject(j, "cached_prompt_tokens", st.cached_prompt_tokens);
+        cJSON_AddItemToObject(o, names[k], j);
+        if (!json)
+            printf("prompt slot %-7s first step %9.2f ms  total %9.2f ms  %8.3f TFLOP\n",
+                   names[k], best_first, best_total, st.flops / 1e12);
+    }
+    return 0;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: dllm bench [options]\n\n"
@@ -32,7 +102,11 @@ static void usage(FILE *f)
                "  --repeat N              timed runs per policy (default 1)\n"
                "  --concurrency LIST      e.g. 1,2,4,8: throughput and latency through the\n"
                "                          scheduler at each concurrency (2 x N requests each)\n"
-               "  --skip-none             time the policy only (no uncached baseline)\n");
+               "  --skip-none             time the policy only (no uncached baseline)\n"
+               "  --system-len N          prompt slots: the first N prompt tokens are a shared\n"
+               "                          system prefix; time the first step and the whole\n"
+               "                          generation without a slot, building it (cold) and\n"
+               "                          attaching it (warm) (docs/prompt-cache.md)\n");
     cli_gen_usage(f);
     fprintf(f, "  --json                  print one JSON object\n"
                "  -h, --help              this help\n"
@@ -41,7 +115,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_SYNTH = CLI_OPT_FIRST_LOCAL, OPT_DRY, OPT_PLEN, OPT_REPEAT, OPT_JSON, OPT_CONC,
-       OPT_SKIP_NONE };
+       OPT_SKIP_NONE, OPT_SYSLEN };
 
 static const struct option opts[] = {
     CLI_GEN_OPTIONS,
@@ -51,6 +125,7 @@ static const struct option opts[] = {
     {"repeat", required_argument, 0, OPT_REPEAT},
     {"concurrency", required_argument, 0, OPT_CONC},
     {"skip-none", no_argument, 0, OPT_SKIP_NONE},
+    {"system-len", required_argument, 0, OPT_SYSLEN},
     {"json", no_argument, 0, OPT_JSON},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -160,14 +235,14 @@ int cli_bench(int argc, char **argv)
     dllm_gen_params gp, gn;
     unsigned cache_seen = 0;
     int json = 0, dry = 0, c, ret = CLI_FAIL, cache_given = 0, skip_none = 0;
-    int64_t plen = 893, repeat = 1;
+    int64_t plen = 893, repeat = 1, syslen = 0;
     const char *conc = NULL;
     char model_dir[4096], err[1024];
     dllm_engine *e = NULL;
     int32_t *prompt = NULL;
     cJSON *root = NULL;
 
-    dllm_engine_config_init(&ec);
+    cli_engine_config_init(&ec);
     dllm_gen_params_init(&gp);
     gp.gen_length = 256;
     gp.steps = 256;
@@ -195,6 +270,12 @@ int cli_bench(int argc, char **argv)
         case OPT_JSON: json = 1; break;
         case OPT_CONC: conc = optarg; break;
         case OPT_SKIP_NONE: skip_none = 1; break;
+        case OPT_SYSLEN:
+            if (cli_parse_i64("bench", "--system-len", optarg, 1, 1 << 20, &syslen))
+                goto usage_err;
+            ec.prompt_slots = 1;
+            ec.slot_tokens = (int32_t)syslen;
+            break;
         case 'h': usage(stdout); return CLI_OK;
         default:
             fprintf(stderr, "dllm bench: unknown or incomplete option '%s'\n", argv[optind - 1]);
@@ -360,7 +441,8 @@ int cli_bench(int argc, char **argv)
             double floor_ms = 1e3 * (t_mem > t_fl ? t_mem : t_fl);
             cJSON_AddNumberToObject(j, "roofline_ms_per_step", floor_ms);
             cJSON_AddNumberToObject(j, "roofline_fraction", floor_ms / (1e3 * best / pp->steps));
-            cJSON_AddNumberToObject(j, "feature_bytes_per_seq", (double)dllm_seq_bytes(e, (size_t)plen, pp));
+            cJSON_AddNumberToObject(j, "feature_bytes_per_seq",
+                                    (double)dllm_seq_bytes(e, (size_t)plen, pp));
             if (!json)
                 printf("%-6s %8.3f s  %8.2f ms/step  %8.1f tok/s  roofline %.2f ms/step "
                        "(%s-bound)  achieved %.0f%% of it\n",
@@ -370,6 +452,7 @@ int cli_bench(int argc, char **argv)
             cJSON_AddItemToObject(root, pass == 0 ? "measured_none" : "measured_policy", j);
         }
         if (!skip_none) cJSON_AddNumberToObject(root, "speedup", tn / tp);
+        if (syslen > 0 && slot_runs(e, prompt, plen, &gp, syslen, repeat, root, json)) goto out;
         {
             size_t sb = dllm_seq_bytes(e, (size_t)plen, &gp);
             double fit = (80e9 - (double)cal.weight_bytes - 4e9) / (double)sb;

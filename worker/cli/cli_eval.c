@@ -35,7 +35,9 @@ static void usage(FILE *f)
                "  --tasks FILE            JSONL task items (default: ops/tasks/eval_split.jsonl\n"
                "                          of the source tree)\n"
                "  --limit N               only the first N items\n"
-               "  --batch N               items stepped together (default 1)\n");
+               "  --batch N               items stepped together (default 1)\n"
+               "  --prompt-slots N        serve each item's system turn from N prompt slots\n"
+               "                          (docs/prompt-cache.md; default 0 = off)\n");
     cli_gen_usage(f);
     fprintf(f, "  --out FILE              write one JSON line per item (id, task, prediction,\n"
                "                          correct)\n"
@@ -43,7 +45,7 @@ static void usage(FILE *f)
                "  -h, --help              this help\n");
 }
 
-enum { OPT_TASKS = CLI_OPT_FIRST_LOCAL, OPT_LIMIT, OPT_BATCH, OPT_OUT, OPT_JSON };
+enum { OPT_TASKS = CLI_OPT_FIRST_LOCAL, OPT_LIMIT, OPT_BATCH, OPT_OUT, OPT_JSON, OPT_SLOTS };
 
 static const struct option opts[] = {
     CLI_GEN_OPTIONS,
@@ -52,6 +54,7 @@ static const struct option opts[] = {
     {"batch", required_argument, 0, OPT_BATCH},
     {"out", required_argument, 0, OPT_OUT},
     {"json", no_argument, 0, OPT_JSON},
+    {"prompt-slots", required_argument, 0, OPT_SLOTS},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -63,6 +66,7 @@ typedef struct item {
     size_t n_tokens;
     int correct;
     int answer_tokens;
+    double first_ms; /* dllm_seq_new to the end of the first step */
 } item;
 
 typedef struct task_stat {
@@ -172,7 +176,12 @@ int cli_eval(int argc, char **argv)
     dllm_gen_params gp;
     unsigned cache_seen = 0;
     int json = 0, c, ret = CLI_FAIL;
-    int64_t limit = -1, batch = 1;
+    int64_t limit = -1, batch = 1, n_slots = 0;
+    double *t_start = NULL, first_hit = 0, first_miss = 0, first_none = 0, tot_hit = 0,
+           tot_miss = 0, tot_none = 0;
+    int *first_seen = NULL;
+    long n_hit = 0, n_miss = 0, n_none = 0;
+    double rows_q = 0, rows_mlp = 0, rows_all = 0, cached_tokens = 0;
     char model_dir[4096], tasks_buf[4200], err[1024];
     dllm_engine *e = NULL;
     item *items = NULL;
@@ -183,7 +192,7 @@ int cli_eval(int argc, char **argv)
     size_t n_stats = 0;
     FILE *out = NULL;
 
-    dllm_engine_config_init(&ec);
+    cli_engine_config_init(&ec);
     dllm_gen_params_init(&gp);
     gp.gen_length = 32; /* the task suite's answers fit in 32 tokens */
     gp.steps = 32;
@@ -203,6 +212,11 @@ int cli_eval(int argc, char **argv)
             if (cli_parse_i64("eval", "--batch", optarg, 1, 4096, &batch)) goto usage_err;
             break;
         case OPT_OUT: out_path = optarg; break;
+        case OPT_SLOTS:
+            if (cli_parse_i64("eval", "--prompt-slots", optarg, 0, 65536, &n_slots))
+                goto usage_err;
+            ec.prompt_slots = (size_t)n_slots;
+            break;
         case OPT_JSON: json = 1; break;
         case 'h': usage(stdout); return CLI_OK;
         default:
@@ -239,7 +253,11 @@ int cli_eval(int argc, char **argv)
     }
     seqs = calloc((size_t)batch, sizeof *seqs);
     slot_item = calloc((size_t)batch, sizeof *slot_item);
-    if (seqs == NULL || slot_item == NULL) goto out;
+    t_start = calloc((size_t)batch, sizeof *t_start);
+    first_seen = calloc((size_t)batch, sizeof *first_seen);
+    if (seqs == NULL || slot_item == NULL || t_start == NULL || first_seen == NULL) goto out;
+    dllm_tokenizer_specials sp;
+    dllm_tokenizer_get_specials(dllm_engine_tokenizer(e), &sp);
 
     const dllm_tokenizer *tk = dllm_engine_tokenizer(e);
     dllm_model_info mi;
@@ -263,7 +281,16 @@ int cli_eval(int argc, char **argv)
                 }
                 size_t fb = dllm_seq_bytes(e, n_ids, &gp);
                 if (fb > feature_bytes) feature_bytes = fb;
-                dllm_status rc = dllm_seq_new(e, ids, n_ids, &gp, &seqs[s]);
+                dllm_gen_params ip = gp;
+                /* the system turn (through its <|eot_id|>) is the slot's prefix */
+                for (size_t q = 0; n_slots > 0 && it->system && sp.eot >= 0 && q < n_ids; q++)
+                    if (ids[q] == sp.eot) {
+                        ip.prefix_len = (int32_t)(q + 1);
+                        break;
+                    }
+                t_start[s] = now_s(); /* the build (a slot miss) happens in dllm_seq_new */
+                first_seen[s] = 0;
+                dllm_status rc = dllm_seq_new(e, ids, n_ids, &ip, &seqs[s]);
                 free(ids);
                 if (rc != DLLM_OK) {
                     fprintf(stderr, "dllm eval: item %s: %s\n", it->id,
@@ -284,7 +311,12 @@ int cli_eval(int argc, char **argv)
             goto out;
         }
         (void)active;
+        double t_step = now_s();
         for (size_t s = 0; s < (size_t)batch; s++) {
+            if (seqs[s] != NULL && !first_seen[s]) {
+                first_seen[s] = 1;
+                items[slot_item[s]].first_ms = (t_step - t_start[s]) * 1e3;
+            }
             if (seqs[s] == NULL || !dllm_seq_finished(seqs[s])) continue;
             item *it = &items[slot_item[s]];
             size_t n_out, tl;
@@ -299,6 +331,26 @@ int cli_eval(int argc, char **argv)
             forwards += st.forwards;
             steps += st.steps;
             completion += st.completion_tokens;
+            rows_q += (double)st.rows_q;
+            rows_mlp += (double)st.rows_mlp;
+            rows_all += (double)st.rows_all;
+            cached_tokens += st.cached_prompt_tokens;
+            {
+                double ims = (now_s() - t_start[s]) * 1e3, fms = it->first_ms;
+                if (st.cached_prompt_tokens > 0) {
+                    n_hit++;
+                    first_hit += fms;
+                    tot_hit += ims;
+                } else if (st.slot_prefix_tokens > 0) {
+                    n_miss++;
+                    first_miss += fms;
+                    tot_miss += ims;
+                } else {
+                    n_none++;
+                    first_none += fms;
+                    tot_none += ims;
+                }
+            }
             it->tokens = malloc(n_out * sizeof *it->tokens);
             if (it->tokens == NULL) goto out;
             memcpy(it->tokens, toks, n_out * sizeof *it->tokens);
@@ -389,6 +441,39 @@ int cli_eval(int argc, char **argv)
         cJSON_AddNumberToObject(root, "flops_per_output_token",
                                 completion > 0 ? flops / completion : 0);
         cJSON_AddNumberToObject(root, "feature_bytes_per_seq", (double)feature_bytes);
+        cJSON_AddNumberToObject(root, "rows_q", rows_q);
+        cJSON_AddNumberToObject(root, "rows_mlp", rows_mlp);
+        cJSON_AddNumberToObject(root, "rows_all", rows_all);
+        {
+            /* per-item latency from dllm_seq_new (where a slot is built) to the end of its
+             * first step and to its end; meaningful with --batch 1 */
+            cJSON *lj = cJSON_CreateObject();
+            const struct { const char *name; long n; double first, total; } g[] = {
+                {"slot_hit", n_hit, first_hit, tot_hit},
+                {"slot_built", n_miss, first_miss, tot_miss},
+                {"no_slot", n_none, first_none, tot_none}};
+            for (size_t q = 0; q < 3; q++) {
+                if (g[q].n == 0) continue;
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddNumberToObject(o, "items", (double)g[q].n);
+                cJSON_AddNumberToObject(o, "first_step_ms", g[q].first / (double)g[q].n);
+                cJSON_AddNumberToObject(o, "item_ms", g[q].total / (double)g[q].n);
+                cJSON_AddItemToObject(lj, g[q].name, o);
+            }
+            cJSON_AddItemToObject(root, "latency", lj);
+        }
+        if (n_slots > 0) {
+            dllm_slot_stats ss;
+            cJSON *sj = cJSON_CreateObject();
+            dllm_engine_slot_stats(e, &ss);
+            cJSON_AddNumberToObject(sj, "slots", (double)ss.slots);
+            cJSON_AddNumberToObject(sj, "hits", (double)ss.hits);
+            cJSON_AddNumberToObject(sj, "builds", (double)ss.builds);
+            cJSON_AddNumberToObject(sj, "query_tokens", (double)ss.query_tokens);
+            cJSON_AddNumberToObject(sj, "hit_tokens", (double)ss.hit_tokens);
+            cJSON_AddNumberToObject(sj, "cached_prompt_tokens", cached_tokens);
+            cJSON_AddItemToObject(root, "prompt_slots", sj);
+        }
         cJSON_AddNumberToObject(pj, "gen_length", gp.gen_length);
         cJSON_AddNumberToObject(pj, "steps", gp.steps);
         cJSON_AddNumberToObject(pj, "block_length", gp.block_length);
@@ -435,6 +520,8 @@ out:
     for (size_t s = 0; seqs && s < (size_t)batch; s++) dllm_seq_free(seqs[s]);
     free(seqs);
     free(slot_item);
+    free(t_start);
+    free(first_seen);
     for (size_t i = 0; i < n_items; i++) {
         free(items[i].id);
         free(items[i].task);

@@ -74,7 +74,7 @@ int cli_generate(int argc, char **argv)
     cJSON *root = NULL, *trace_arr = NULL;
     dllm_status rc;
 
-    dllm_engine_config_init(&ec);
+    cli_engine_config_init(&ec);
     dllm_gen_params_init(&gp);
     optind = 1;
     opterr = 0;

@@ -56,6 +56,17 @@ static void usage(FILE *f)
                "  --request-id ID         correlation id (default: generated)\n"
                "  --deadline-ms MS        the request expires MS after it is sent\n"
                "  --key KEY               message key (cache affinity; default: request id)\n"
+               "  --use-prompt-slot       serve the system turn from a prompt slot\n"
+               "  --pin                   ask the worker to pin that slot\n"
+               "  --cache-salt S          tenant salt of the prompt-slot key (<= 256 bytes)\n"
+               "  --key-by-prefix         message key = the prefix key of the system turn, so\n"
+               "                          one partition (one worker) serves a system prompt\n"
+               "                          (docs/prompt-cache.md); needs the model's tokenizer\n"
+               "  --key-replicas R        hot prefixes: key = PREFIXKEY#k, k in [0, R) from the\n"
+               "                          request id (bounded load over R partitions)\n"
+               "  --tokenizer-model DIR   model directory whose tokenizer the key uses (default:\n"
+               "                          $DLLM_MODEL or the shipped model)\n"
+               "  --model-revision REV    the workers' --model-revision (default empty)\n"
                "  --metadata K=V          metadata echoed in the reply (repeatable)\n"
                "  --kafka-prop K=V        librdkafka property (SASL, TLS; repeatable)\n"
                "  (--model ID names the model the request asks for; the worker checks it)\n");
@@ -69,7 +80,8 @@ static void usage(FILE *f)
 enum {
     OPT_BOOTSTRAP = CLI_OPT_FIRST_LOCAL, OPT_TOPIC, OPT_REPLY_TOPIC, OPT_TIMEOUT, OPT_PROMPT,
     OPT_SYSTEM, OPT_RAW, OPT_IDS, OPT_JSONL, OPT_REQUEST_ID, OPT_DEADLINE, OPT_KEY, OPT_META,
-    OPT_KPROP, OPT_JSON
+    OPT_KPROP, OPT_JSON, OPT_USE_SLOT, OPT_PIN, OPT_SALT, OPT_KEY_BY_PREFIX, OPT_KEY_REPLICAS,
+    OPT_TOK_MODEL, OPT_MODEL_REV
 };
 
 static const struct option opts[] = {
@@ -89,6 +101,13 @@ static const struct option opts[] = {
     {"metadata", required_argument, 0, OPT_META},
     {"kafka-prop", required_argument, 0, OPT_KPROP},
     {"json", no_argument, 0, OPT_JSON},
+    {"use-prompt-slot", no_argument, 0, OPT_USE_SLOT},
+    {"pin", no_argument, 0, OPT_PIN},
+    {"cache-salt", required_argument, 0, OPT_SALT},
+    {"key-by-prefix", no_argument, 0, OPT_KEY_BY_PREFIX},
+    {"key-replicas", required_argument, 0, OPT_KEY_REPLICAS},
+    {"tokenizer-model", required_argument, 0, OPT_TOK_MODEL},
+    {"model-revision", required_argument, 0, OPT_MODEL_REV},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -110,7 +129,80 @@ typedef struct submit_ctx {
     size_t n_pend, n_done;
     int any_error;
     int delivery_failed;
+    /* prompt slots */
+    int use_prompt_slot, pin, key_by_prefix;
+    int64_t key_replicas;
+    const char *cache_salt, *key_model_id, *model_revision;
+    dllm_tokenizer *tok; /* --key-by-prefix */
+    uint8_t tok_sha256[32];
+    char key_model_buf[256];
+    char *prefix_key_buf; /* the last computed message key */
 } submit_ctx;
+
+/* The Kafka key of a request under --key-by-prefix: the hex prefix key of its system turn
+ * (docs/prompt-cache.md), with "#k" appended when --key-replicas R > 1. 0 when written,
+ * 1 when the request has no system turn (the default key applies), -1 on error. */
+static int prefix_message_key(const submit_ctx *c, const char *request_id, const char *system,
+                              const char *prompt, int raw, const dllm_gen_params *gp,
+                              char *out, size_t n)
+{
+    int32_t *ids = NULL;
+    size_t n_ids = 0, plen = 0;
+    char err[256], hex[DLLM_PREFIX_KEY_HEX];
+    uint8_t key[DLLM_PREFIX_KEY_BYTES];
+    dllm_tokenizer_specials sp;
+    dllm_prefix_key_fields f;
+    int ret = -1;
+
+    if (system == NULL || prompt == NULL || raw) return 1;
+    if (dllm_tokenizer_apply_chat(c->tok, system, prompt, &ids, &n_ids, err, sizeof err) !=
+        DLLM_OK) {
+        fprintf(stderr, "dllm submit: --key-by-prefix: %s\n", err);
+        return -1;
+    }
+    dllm_tokenizer_get_specials(c->tok, &sp);
+    for (size_t i = 0; i < n_ids && sp.eot >= 0; i++)
+        if (ids[i] == sp.eot) {
+            plen = i + 1;
+            break;
+        }
+    if (plen == 0) {
+        ret = 1;
+        goto out;
+    }
+    memset(&f, 0, sizeof f);
+    f.model_id = c->key_model_id;
+    f.model_revision = c->model_revision ? c->model_revision : "";
+    memcpy(f.tokenizer_sha256, c->tok_sha256, 32);
+    f.dtype = "f32";
+    f.tp_size = 1;
+    f.policy = dllm_cache_policy_name(gp->cache);
+    f.kp = gp->cache_params.kp;
+    f.kr = gp->cache_params.kr;
+    f.rho = gp->cache_params.rho;
+    f.layer0_refresh = gp->cache_params.layer0_refresh ? 1u : 0u;
+    f.cfg_interval = gp->cache_params.cfg_interval;
+    f.salt = c->cache_salt;
+    f.salt_len = c->cache_salt ? strlen(c->cache_salt) : 0;
+    f.tokens = ids;
+    f.n_tokens = plen;
+    if (dllm_prefix_key(&f, key) != DLLM_OK) {
+        fprintf(stderr, "dllm submit: --key-by-prefix: cannot compute the key\n");
+        goto out;
+    }
+    dllm_prefix_key_hex(key, hex);
+    if (c->key_replicas > 1) {
+        uint32_t h = 2166136261u; /* FNV-1a of the request id picks the replica */
+        for (const char *p = request_id; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+        snprintf(out, n, "%s#%u", hex, (unsigned)(h % (uint32_t)c->key_replicas));
+    } else {
+        snprintf(out, n, "%s", hex);
+    }
+    ret = 0;
+out:
+    free(ids);
+    return ret;
+}
 
 static int64_t unix_ms(void)
 {
@@ -272,6 +364,15 @@ static int produce_request(submit_ctx *c, const req_src *s)
         cp.layer0_refresh = s->gp.cache_params.layer0_refresh;
         cp.cfg_interval = s->gp.cache_params.cfg_interval;
     }
+    if (c->use_prompt_slot) {
+        cp.has_use_prompt_slot = 1;
+        cp.use_prompt_slot = 1;
+    }
+    if (c->pin) {
+        cp.has_pin = 1;
+        cp.pin = 1;
+    }
+    cp.cache_salt = (char *)c->cache_salt;
     m.cache = &cp;
     m.model = (char *)c->model;
     m.reply_topic = (char *)c->reply_topic;
@@ -302,6 +403,24 @@ static int produce_request(submit_ctx *c, const req_src *s)
     dllm__v1__generate_request__pack(&m, buf);
     for (size_t i = 0; i < c->n_meta; i++) c->meta[i][strlen(c->meta[i])] = '=';
     key = c->key ? c->key : s->request_id;
+    if (c->key_by_prefix && c->key == NULL) {
+        static const size_t kn = DLLM_PREFIX_KEY_HEX + 24;
+        char *kb = malloc(kn);
+        int kr = kb ? prefix_message_key(c, s->request_id, s->system, s->prompt, s->raw, &s->gp,
+                                         kb, kn)
+                    : -1;
+        if (kr < 0) {
+            free(kb);
+            goto out;
+        }
+        if (kr == 0) {
+            free(c->prefix_key_buf);
+            c->prefix_key_buf = kb;
+            key = kb;
+        } else {
+            free(kb);
+        }
+    }
     for (;;) {
         e = rd_kafka_producev(
             c->prod, RD_KAFKA_V_TOPIC(c->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -569,7 +688,7 @@ out:
 int cli_submit(int argc, char **argv)
 {
     const char *bootstrap = getenv("DLLM_BOOTSTRAP"), *model_flag = NULL, *jsonl = NULL;
-    const char *request_id = NULL;
+    const char *request_id = NULL, *tok_model = NULL;
     char **props = NULL, **meta = NULL;
     size_t n_props = 0, n_meta = 0;
     submit_ctx c;
@@ -636,6 +755,22 @@ int cli_submit(int argc, char **argv)
             break;
         case OPT_KPROP: props[n_props++] = optarg; break;
         case OPT_JSON: c.json = 1; break;
+        case OPT_USE_SLOT: c.use_prompt_slot = 1; break;
+        case OPT_PIN: c.pin = 1; break;
+        case OPT_SALT:
+            if (strlen(optarg) > DLLM_CACHE_SALT_MAX) {
+                fprintf(stderr, "dllm submit: --cache-salt over %d bytes\n", DLLM_CACHE_SALT_MAX);
+                goto usage_err;
+            }
+            c.cache_salt = optarg;
+            break;
+        case OPT_KEY_BY_PREFIX: c.key_by_prefix = 1; break;
+        case OPT_KEY_REPLICAS:
+            if (cli_parse_i64("submit", "--key-replicas", optarg, 1, 65536, &c.key_replicas))
+                goto usage_err;
+            break;
+        case OPT_TOK_MODEL: tok_model = optarg; break;
+        case OPT_MODEL_REV: c.model_revision = optarg; break;
         case 'h': usage(stdout); ret = CLI_OK; goto out;
         default:
             fprintf(stderr, "dllm submit: unknown or incomplete option '%s'\n", argv[optind - 1]);
@@ -670,6 +805,29 @@ int cli_submit(int argc, char **argv)
         goto usage_err;
     }
     c.model = model_flag;
+    if (c.key_by_prefix) {
+        char dir[4096], path[4200];
+        size_t end, beg;
+        if (cli_resolve_model(tok_model, dir, sizeof dir)) {
+            fprintf(stderr, "dllm submit: --key-by-prefix needs the model's tokenizer; hint: "
+                            "--tokenizer-model DIR or DLLM_MODEL\n");
+            goto usage_err;
+        }
+        snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+        if (dllm_tokenizer_load(path, &c.tok, errstr, sizeof errstr) != DLLM_OK ||
+            dllm_sha256_file(path, c.tok_sha256, errstr, sizeof errstr) != DLLM_OK) {
+            fprintf(stderr, "dllm submit: %s\n", errstr);
+            goto out;
+        }
+        /* the worker's default model id: the directory's base name */
+        end = strlen(dir);
+        while (end > 1 && dir[end - 1] == '/') end--;
+        beg = end;
+        while (beg > 0 && dir[beg - 1] != '/') beg--;
+        dir[end] = '\0';
+        snprintf(c.key_model_buf, sizeof c.key_model_buf, "%s", dir + beg);
+        c.key_model_id = model_flag ? model_flag : c.key_model_buf;
+    }
     c.meta = meta;
     c.n_meta = n_meta;
 
@@ -732,5 +890,7 @@ out:
     free(props);
     free(meta);
     free(c.pend);
+    free(c.prefix_key_buf);
+    dllm_tokenizer_free(c.tok);
     return ret;
 }

@@ -392,3 +392,20 @@ void cli_stats_json(cJSON *obj, const dllm_seq *s)
     free(q);
     cJSON_AddItemToObject(obj, "compute", c);
 }
+
+/* A one-line progress bar, redrawn after each tensor (LLaDA-8B has 291). */
+static void load_progress_bar(void *user, uint64_t done, uint64_t total)
+{
+    (void)user;
+    if (total < ((uint64_t)256 << 20)) return;
+    fprintf(stderr, "\rloading weights %3d%%  %6.2f / %.2f GB", (int)(100 * done / total),
+            (double)done / 1e9, (double)total / 1e9);
+    if (done >= total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+void cli_engine_config_init(dllm_engine_config *ec)
+{
+    dllm_engine_config_init(ec);
+    if (isatty(STDERR_FILENO)) ec->load_progress = load_progress_bar;
+}

@@ -36,6 +36,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dllm/prefix_key.h"
 #include "dllm/status.h"
 #include "dllm/tokenizer.h"
 
@@ -64,6 +65,19 @@ typedef struct dllm_engine_config {
     int tp;                /* tensor parallelism: ranks sharing the model (default 1; 0 = 1);
                             * on the cpu backend the ranks are threads of this process
                             * (docs/tensor-parallel.md) */
+    /* Prompt slots (docs/prompt-cache.md): features of shared system prompts, allocated at
+     * start in backend memory; 0 slots = off. */
+    size_t prompt_slots;        /* number of slots */
+    int32_t slot_tokens;        /* rows per slot: the longest cacheable prefix (0 = 512) */
+    double slot_pin_share;      /* at most this share of slots pinned, in [0, 1] (0.25) */
+    double slot_pin_ttl_s;      /* a pin lapses this long after the slot's last use (1800) */
+    const char *model_id;       /* prefix-key model id (NULL = model_dir's base name) */
+    const char *model_revision; /* prefix-key model revision (NULL = "") */
+    /* Optional: called after each tensor is uploaded while the model loads (done and total
+     * bytes of the checkpoint's tensors), e.g. for a progress bar; runs on the calling
+     * thread inside dllm_engine_new. */
+    void (*load_progress)(void *user, uint64_t done_bytes, uint64_t total_bytes);
+    void *load_progress_user;
 } dllm_engine_config;
 
 void dllm_engine_config_init(dllm_engine_config *c);
@@ -117,6 +131,29 @@ typedef struct dllm_pool_stats {
 } dllm_pool_stats;
 
 void dllm_engine_pool_stats(const dllm_engine *e, dllm_pool_stats *out);
+
+/* Prompt-slot counters (token counters as vLLM's prefix_cache_queries/hits). */
+typedef struct dllm_slot_stats {
+    size_t slots, used, referenced, pinned; /* gauges: total, holding a prefix, in use by
+                                             * a sequence, pinned now */
+    uint64_t queries, hits;                 /* requests that asked for a slot / hit one */
+    uint64_t query_tokens, hit_tokens;      /* prefix tokens asked for / served from slots */
+    uint64_t builds, evictions;             /* slots filled / evicted to make room */
+    uint64_t busy;                          /* no slot could be had: ran without one */
+} dllm_slot_stats;
+
+/* Engine thread only (or while no step runs). */
+void dllm_engine_slot_stats(const dllm_engine *e, dllm_slot_stats *out);
+
+/* One held slot (for the directory). */
+typedef struct dllm_slot_info {
+    uint8_t key[DLLM_PREFIX_KEY_BYTES];
+    int32_t n_tokens, refs;
+    int pinned;
+} dllm_slot_info;
+
+/* Writes up to cap READY slots to out; returns how many are held. Engine thread only. */
+size_t dllm_engine_slot_list(const dllm_engine *e, dllm_slot_info *out, size_t cap);
 
 /* ---- generation parameters ---- */
 
@@ -180,6 +217,12 @@ typedef struct dllm_gen_params {
     float factor;     /* > 0: commit the largest n with (n+1)(1 - c_n) < factor (at least 1) */
     int early_stop;   /* finish once EOS/EOT is committed with everything before it decoded;
                        * the masks after it become EOS */
+    /* Prompt slots: serve prompt tokens [0, prefix_len) (the system turn) from a slot of
+     * the engine (built from that prefix alone when missing); 0 = no slot. */
+    int32_t prefix_len;
+    int prefix_pin;      /* ask to pin the slot (capped share, TTL refreshed on use) */
+    uint8_t cache_salt[DLLM_CACHE_SALT_MAX]; /* tenant isolation: part of the slot key */
+    uint16_t cache_salt_len;
 } dllm_gen_params;
 
 /* LLaDA generate.py defaults: gen_length 128, steps 128, block_length 32, greedy,
@@ -190,6 +233,11 @@ void dllm_gen_params_init(dllm_gen_params *p);
 /* Checks the parameters alone (ranges and the divisibility rules of the schedule);
  * DLLM_E_INVALID_ARG with a message naming the parameter. */
 dllm_status dllm_gen_params_validate(const dllm_gen_params *p, char *err, size_t errn);
+
+/* The prompt-slot key (docs/prompt-cache.md) of prefix under p with this engine's model
+ * identity; out may be hex-encoded with dllm_prefix_key_hex. */
+dllm_status dllm_engine_prefix_key(const dllm_engine *e, const int32_t *prefix, size_t n,
+                                   const dllm_gen_params *p, uint8_t out[DLLM_PREFIX_KEY_BYTES]);
 
 /* Parses "low_confidence"/"random" and "none"/"dllm"/"prefix"/"dual"/"sparse"/"d2";
  * DLLM_E_INVALID_ARG otherwise. */
@@ -240,6 +288,8 @@ typedef struct dllm_seq_stats {
     int64_t rows_all;  /* rows x layers x forwards: what `none` computes for each kind */
     double flops;      /* matmul FLOPs spent */
     double flops_none; /* matmul FLOPs of the same forwards without a cache */
+    int32_t cached_prompt_tokens; /* prompt rows attached from an existing prompt slot */
+    int32_t slot_prefix_tokens;   /* prompt rows taken from a slot (hit or built here) */
 } dllm_seq_stats;
 
 /* Rows computed per layer (n_layers entries each; NULL entries are skipped): rows through
@@ -329,9 +379,14 @@ typedef struct dllm_sched_stats {
     uint64_t submitted, finished, rejected, cancelled;
     uint64_t steps;       /* batched steps run */
     uint64_t rows;        /* packed rows over those steps */
+    dllm_slot_stats slots; /* prompt slots, as of the last step */
 } dllm_sched_stats;
 
 void dllm_sched_stats_get(dllm_sched *s, dllm_sched_stats *out); /* thread-safe */
+
+/* Thread-safe. The engine's held prompt slots as of the last step (up to cap of them);
+ * returns how many there were. */
+size_t dllm_sched_slot_list(dllm_sched *s, dllm_slot_info *out, size_t cap);
 
 /* ---- cost model (no weights needed) ---- */
 
