@@ -11,11 +11,16 @@
 
 #include "rng.h"
 
+typedef struct worker_arg {
+    struct dllm_tp_group *g;
+    int rank;
+} worker_arg;
+
 struct dllm_tp_group {
     int n;
     dllm_comm **comm;   /* (n) */
     pthread_t *th;      /* (n) threads of ranks 1..n-1 ([0] unused) */
-    int *ids;           /* (n) rank numbers handed to the threads */
+    worker_arg *wa;     /* (n) what the threads of ranks 1..n-1 are handed */
     int started;        /* threads running */
     pthread_mutex_t mu;
     pthread_cond_t cv_job, cv_done;
@@ -26,11 +31,6 @@ struct dllm_tp_group {
     void *arg;
     dllm_status *rc;    /* (n) the current job's status per rank */
 };
-
-typedef struct worker_arg {
-    dllm_tp_group *g;
-    int rank;
-} worker_arg;
 
 static void *worker(void *p)
 {
@@ -75,7 +75,7 @@ void dllm_tp_group_free(dllm_tp_group *g)
     pthread_mutex_destroy(&g->mu);
     free(g->comm);
     free(g->th);
-    free(g->ids);
+    free(g->wa);
     free(g->rc);
     free(g);
 }
@@ -84,7 +84,6 @@ dllm_status dllm_tp_group_new(int n, int timeout_ms, dllm_tp_group **out)
 {
     dllm_tp_group *g;
     dllm_status rc = DLLM_OK;
-    worker_arg *wa;
 
     *out = NULL;
     if (n < 2 || n > 64) return DLLM_E_INVALID_ARG;
@@ -96,18 +95,17 @@ dllm_status dllm_tp_group_new(int n, int timeout_ms, dllm_tp_group **out)
     g->n = n;
     g->comm = calloc((size_t)n, sizeof *g->comm);
     g->th = calloc((size_t)n, sizeof *g->th);
-    g->ids = calloc((size_t)n, sizeof(worker_arg));
+    g->wa = calloc((size_t)n, sizeof *g->wa);
     g->rc = calloc((size_t)n, sizeof *g->rc);
-    if (!g->comm || !g->th || !g->ids || !g->rc) {
+    if (!g->comm || !g->th || !g->wa || !g->rc) {
         rc = DLLM_E_NOMEM;
         goto out;
     }
     rc = dllm_comm_threads_new(n, timeout_ms, g->comm);
     if (rc != DLLM_OK) goto out;
-    wa = (worker_arg *)(void *)g->ids;
     for (int r = 1; r < n; r++) {
-        wa[r] = (worker_arg){g, r};
-        if (pthread_create(&g->th[r], NULL, worker, &wa[r]) != 0) {
+        g->wa[r] = (worker_arg){g, r};
+        if (pthread_create(&g->th[r], NULL, worker, &g->wa[r]) != 0) {
             rc = DLLM_E_INTERNAL;
             goto out;
         }
