@@ -16,8 +16,8 @@
  * - Rows are "packed": the rows of all sequences in a batch sit in one matrix, so one
  *   GEMM per weight serves the batch; attention is per sequence (q rows against that
  *   sequence's full K/V), which is what design.md 4.3 calls the row plan.
- * - Not handled here: tensor parallel collectives (a later slot), dtypes other than
- *   fp32 activations.
+ * - Not handled here: tensor-parallel collectives (comm.h: the communicator is a separate
+ *   object the forward calls between ops), dtypes other than fp32 activations.
  *
  * SPDX-License-Identifier: Apache-2.0
  */

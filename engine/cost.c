@@ -64,7 +64,24 @@ static void price_forward(const dllm_model_shape *m, const dllm_policy *pol,
         o->rows_v += nv;
         o->rows_mlp += nq;
         o->rows_all += T;
+        /* TP traffic: W_o and W_down partial sums of the S rows (fp32) */
+        o->tp_allreduce_count += 2;
+        o->tp_allreduce_bytes += 2.0 * (double)nq * (double)m->d_model * 4.0;
+        if (!pl.resp && pl.verify && pl.k > 0) { /* V-verify: (dot, |a|^2, |b|^2) per row */
+            o->tp_small_count++;
+            o->tp_small_bytes += 3.0 * (double)R * 8.0;
+        }
+        if (pl.keystat) { /* Sparse-dLLM: the keys' scores (T) */
+            o->tp_allreduce_count++;
+            o->tp_allreduce_bytes += (double)T * 4.0;
+        }
+        if (pl.probs) { /* d2Cache: the queries' head-mean probabilities (nq, T) */
+            o->tp_allreduce_count++;
+            o->tp_allreduce_bytes += (double)nq * (double)T * 4.0;
+        }
     }
+    o->tp_allreduce_count++; /* the vocabulary-parallel embedding of every row */
+    o->tp_allreduce_bytes += (double)T * (double)m->d_model * 4.0;
     double hb = dllm_head_flops(m->d_model, m->vocab_size, head_rows);
     double hf = dllm_head_flops(m->d_model, m->vocab_size, T);
     o->flops += hb;
@@ -108,6 +125,9 @@ dllm_status dllm_estimate_cost(const dllm_model_shape *m, int32_t prompt_len,
             c.t = ++t_uncond;
             price_forward(m, pol, p, &c, head, out);
         }
+        /* the sampler's all-gather: 40 bytes per block row (tp.h) */
+        out->tp_small_count++;
+        out->tp_small_bytes += 40.0 * (double)p->block_length;
     }
     return DLLM_OK;
 }

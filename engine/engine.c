@@ -19,6 +19,11 @@
  * - Workspace is reserved at dllm_seq_new() for the largest single sequence seen (and
  *   grown when a batch needs more at the start of a step, before any state changes), so
  *   a step of sequences already admitted allocates nothing.
+ * - Tensor parallelism (config tp > 1, docs/tensor-parallel.md): rank 0 is this engine's
+ *   own backend, weights (its shard), forward and pool, and each sequence's own stores;
+ *   ranks 1..tp-1 live in e->rk[r] and s->tp_fs / s->tp_res. The caller's thread plans
+ *   the step (rank 0 schedules), every rank runs the forward and its vocabulary slice of
+ *   the sampler on its thread (tp.h), rank 0 commits. At tp = 1 none of it exists.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -29,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "cache/d2.h"
@@ -39,7 +45,25 @@
 #include "forward.h"
 #include "model.h"
 #include "sampler.h"
+#include "shard.h"
+#include "tp.h"
 #include "util.h"
+
+/* State of tensor-parallel rank r >= 1 (rank 0 is the engine's own be, w, fwd, pool) and
+ * every rank's step scratch (host). */
+typedef struct tp_rank {
+    dllm_backend *be;
+    dllm_model_weights w;
+    dllm_forward fwd;
+    dllm_pool pool;
+    dllm_fwd_seq *plan;          /* (cap_plan) the step's plan with this rank's stores */
+    size_t cap_plan;
+    float *lg;                   /* (cap_lg) host: one sequence's block logits slice */
+    size_t cap_lg;
+    dllm_tp_sample_part *part;   /* (cap_part) this rank's records */
+    dllm_tp_sample_part *all;    /* (tp, cap_part) everyone's (all-gather) */
+    size_t cap_part;
+} tp_rank;
 
 struct dllm_engine {
     dllm_backend *be;
@@ -65,6 +89,14 @@ struct dllm_engine {
     /* batch plan scratch, capacity cap_plan sequences */
     size_t cap_plan;
     dllm_fwd_seq *plan;
+    /* tensor parallelism (tp > 1) */
+    int tp;
+    dllm_tp_group *grp;
+    tp_rank *rk;                /* (tp) */
+    dllm_sample_row *tp_rows;   /* (cap_tp) the step's sample rows, all sequences */
+    int32_t *tp_tok;            /* (cap_tp) */
+    double *tp_conf;            /* (cap_tp) */
+    size_t cap_tp;
     char last_error[1024];
 };
 
@@ -92,10 +124,58 @@ struct dllm_seq {
     double forward_ms;
     int is_d2;        /* cache policy d2: d2 holds its row selection state */
     dllm_d2_state d2;
+    dllm_feature_store *tp_fs; /* tp > 1: (2 tp) [2r] cond, [2r + 1] uncond of rank r >= 1 */
+    float **tp_res;            /* tp > 1: (tp) rank r >= 1's cfg_res (R, Vl) */
     int slot;               /* prompt slot held (-1: none) */
     int32_t slot_rows;      /* prompt rows [0, slot_rows) attached from it */
     int32_t cached_prompt;  /* slot_rows when the slot already existed, else 0 */
 };
+
+/* Rank r's parts (rank 0: the engine's and the sequence's own). */
+static dllm_backend *rk_be(const dllm_engine *e, int r)
+{
+    return r ? e->rk[r].be : e->be;
+}
+
+static dllm_model_weights *rk_w(dllm_engine *e, int r)
+{
+    return r ? &e->rk[r].w : &e->w;
+}
+
+static dllm_forward *rk_fwd(dllm_engine *e, int r)
+{
+    return r ? &e->rk[r].fwd : &e->fwd;
+}
+
+static dllm_pool *rk_pool(dllm_engine *e, int r)
+{
+    dllm_pool *p = r ? &e->rk[r].pool : &e->pool;
+    return p->size > 0 ? p : NULL;
+}
+
+static dllm_feature_store *seq_fs(dllm_seq *s, int r, int uncond)
+{
+    if (r == 0) return uncond ? &s->fs_uncond : &s->fs_cond;
+    return &s->tp_fs[2 * r + uncond];
+}
+
+static float **seq_res(dllm_seq *s, int r)
+{
+    return r ? &s->tp_res[r] : &s->cfg_res;
+}
+
+/* Every rank's forward workspace. */
+static dllm_status fwd_reserve(dllm_engine *e, int64_t rows, int64_t head)
+{
+    for (int r = 0; r < e->tp; r++) DLLM_TRY(dllm_forward_reserve(rk_fwd(e, r), rows, head));
+    return DLLM_OK;
+}
+
+static dllm_status fwd_reserve_probs(dllm_engine *e, int64_t t)
+{
+    for (int r = 0; r < e->tp; r++) DLLM_TRY(dllm_forward_reserve_probs(rk_fwd(e, r), t));
+    return DLLM_OK;
+}
 
 static dllm_status seterr(dllm_engine *e, dllm_status rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -125,6 +205,7 @@ void dllm_engine_config_init(dllm_engine_config *c)
 {
     memset(c, 0, sizeof *c);
     c->backend = "cpu";
+    c->tp = 1;
     c->slot_pin_share = 0.25;
     c->slot_pin_ttl_s = 1800.0;
 }
@@ -132,6 +213,24 @@ void dllm_engine_config_init(dllm_engine_config *c)
 void dllm_engine_free(dllm_engine *e)
 {
     if (e == NULL) return;
+    dllm_tp_group_free(e->grp); /* joins the rank threads first */
+    for (int r = 0; e->rk != NULL && r < e->tp; r++) {
+        tp_rank *k = &e->rk[r];
+        if (r > 0) {
+            dllm_forward_deinit(&k->fwd);
+            dllm_pool_deinit(&k->pool);
+            dllm_model_weights_deinit(&k->w, k->be);
+            dllm_backend_free(k->be);
+        }
+        free(k->plan);
+        free(k->lg);
+        free(k->part);
+        free(k->all);
+    }
+    free(e->rk);
+    free(e->tp_rows);
+    free(e->tp_tok);
+    free(e->tp_conf);
     dllm_forward_deinit(&e->fwd);
     dllm_slots_deinit(&e->slots);
     dllm_pool_deinit(&e->pool);
@@ -166,17 +265,46 @@ static const synth_spec synth_specs[] = {
     {"llada-mini", 128, 2, 4, 256, 1024, 1024, 1000, 1001, 1002, 1003},
 };
 
-static dllm_status synth_weight(dllm_engine *e, uint64_t seed, int64_t idx, int64_t rows,
+static dllm_status synth_weight(dllm_backend *be, uint64_t seed, int64_t idx, int64_t rows,
                                 int64_t cols, float scale, float bias, dllm_weight *w)
 {
-    return dllm_backend_weight_random(e->be, rows, cols, seed ^ ((uint64_t)(idx + 1) *
+    return dllm_backend_weight_random(be, rows, cols, seed ^ ((uint64_t)(idx + 1) *
                                       0x9E3779B97F4A7C15ull), scale, bias, w);
 }
 
-static dllm_status synth_load(dllm_engine *e, const dllm_engine_config *c, char *err, size_t errn)
+/* Rank r's shard of a full synthetic model (tensor parallelism): the same slices as a
+ * checkpoint's (shard.h), cut on the backend through the host. */
+static dllm_status synth_shard(dllm_backend *be, dllm_model_weights *w, int tp, int r,
+                               char *err, size_t errn)
+{
+    dllm_shard sh;
+    DLLM_TRY(dllm_shard_plan(tp, r, w->C, w->NH, w->F, w->V, &sh, err, errn));
+    for (int64_t l = 0; l < w->L; l++) {
+        dllm_layer_weights *lw = &w->layers[l];
+        DLLM_TRY(dllm_weight_slice(be, &lw->wq, sh.c0, sh.Cl, 0, w->C, 0));
+        DLLM_TRY(dllm_weight_slice(be, &lw->wk, sh.c0, sh.Cl, 0, w->C, 0));
+        DLLM_TRY(dllm_weight_slice(be, &lw->wv, sh.c0, sh.Cl, 0, w->C, 0));
+        DLLM_TRY(dllm_weight_slice(be, &lw->wo, 0, w->C, sh.c0, sh.Cl, 0));
+        DLLM_TRY(dllm_weight_slice(be, &lw->w_gate, sh.f0, sh.Fl, 0, w->C, 0));
+        DLLM_TRY(dllm_weight_slice(be, &lw->w_up, sh.f0, sh.Fl, 0, w->C, 0));
+        DLLM_TRY(dllm_weight_slice(be, &lw->w_down, 0, w->C, sh.f0, sh.Fl, 0));
+    }
+    DLLM_TRY(dllm_weight_slice(be, &w->wte, sh.v0, sh.Vl, 0, w->C, 1));
+    DLLM_TRY(dllm_weight_slice(be, &w->head, sh.v0, sh.Vl, 0, w->C, 0));
+    w->tp = tp;
+    w->rank = r;
+    w->NHl = sh.NHl;
+    w->Cl = sh.Cl;
+    w->Fl = sh.Fl;
+    w->Vl = sh.Vl;
+    w->v0 = sh.v0;
+    return DLLM_OK;
+}
+
+static dllm_status synth_load(dllm_engine *e, const dllm_engine_config *c, dllm_backend *be,
+                              dllm_model_weights *w, int rank, char *err, size_t errn)
 {
     const synth_spec *sp = NULL;
-    dllm_model_weights *w = &e->w;
     uint64_t seed = c->synthetic_seed;
     dllm_status rc = DLLM_OK;
     int64_t idx = 0;
@@ -199,7 +327,7 @@ static dllm_status synth_load(dllm_engine *e, const dllm_engine_config *c, char 
     if (w->layers == NULL) return dllm_errf(err, errn, DLLM_E_NOMEM, "out of memory");
     float sc = sqrtf(3.0f / (float)w->C), sf = sqrtf(3.0f / (float)w->F);
 #define SW(r, cols, scale, bias, dst)                                                          \
-    DLLM_TRY_GOTO(synth_weight(e, seed, idx++, (r), (cols), (scale), (bias), (dst)), rc, fail)
+    DLLM_TRY_GOTO(synth_weight(be, seed, idx++, (r), (cols), (scale), (bias), (dst)), rc, fail)
     SW(w->V, w->C, 1.0f, 0.0f, &w->wte);
     for (int64_t l = 0; l < w->L; l++) {
         dllm_layer_weights *lw = &w->layers[l];
@@ -216,6 +344,8 @@ static dllm_status synth_load(dllm_engine *e, const dllm_engine_config *c, char 
     SW(1, w->C, 0.0f, 1.0f, &w->ln_f);
     SW(w->V, w->C, sc, 0.0f, &w->head);
 #undef SW
+    dllm_model_weights_set_full(w);
+    if (e->tp > 1) DLLM_TRY_GOTO(synth_shard(be, w, e->tp, rank, err, errn), rc, fail);
     e->mask_id = sp->mask;
     e->eos_id = sp->eos;
     e->eot_id = sp->eot;
@@ -225,9 +355,38 @@ static dllm_status synth_load(dllm_engine *e, const dllm_engine_config *c, char 
                   w->L * (4 * w->C * w->C + 3 * w->C * w->F + 2 * w->C);
     return DLLM_OK;
 fail:
-    dllm_model_weights_deinit(w, e->be);
+    dllm_model_weights_deinit(w, be);
+    if (rc == DLLM_E_CONFIG) return rc; /* the shard plan's message */
     return dllm_errf(err, errn, rc, "cannot create the synthetic model '%s' on the %s backend: "
-                     "%s", sp->name, dllm_backend_name(e->be), dllm_status_desc(rc));
+                     "%s", sp->name, dllm_backend_name(be), dllm_status_desc(rc));
+}
+
+/* CPU threads of one rank's backend: n_threads is the total, so tp ranks get a share each
+ * (OpenBLAS workers of several ranks spinning on the same cores were 3x slower than one
+ * thread per rank on a 2-core machine); tp = 1 keeps the configured value. */
+static int rank_threads(const dllm_engine_config *c)
+{
+    long n;
+    if (c->tp <= 1) return c->n_threads;
+    n = c->n_threads > 0 ? c->n_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    n /= c->tp;
+    return n < 1 ? 1 : (int)n;
+}
+
+/* The rank group of a tp > 1 engine (threads and communicator) and its rank table. */
+static dllm_status tp_setup(dllm_engine *e, const dllm_engine_config *c, char *err, size_t errn)
+{
+    dllm_status rc;
+    e->tp = c->tp > 1 ? c->tp : 1;
+    e->rk = calloc((size_t)e->tp, sizeof *e->rk);
+    if (e->rk == NULL) return dllm_errf(err, errn, DLLM_E_NOMEM, "out of memory");
+    if (e->tp == 1) return DLLM_OK;
+    /* a collective waits at most 10 minutes for a rank (an 8B CPU layer takes seconds) */
+    rc = dllm_tp_group_new(e->tp, 600 * 1000, &e->grp);
+    if (rc != DLLM_OK)
+        return dllm_errf(err, errn, rc, "cannot start %d tensor-parallel ranks: %s", e->tp,
+                         dllm_status_desc(rc));
+    return DLLM_OK;
 }
 
 dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char *err,
@@ -239,16 +398,34 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
     char sub[512];
 
     *out = NULL;
+    if (c != NULL && (c->tp < 0 || c->tp > 64)) {
+        rc = dllm_errf(err, errn, DLLM_E_CONFIG, "tensor parallelism %d is out of range [1, 64]",
+                       c->tp);
+        goto out;
+    }
+    if (c != NULL && c->tp > 1 && c->backend != NULL && strcmp(c->backend, "cpu") != 0) {
+        rc = dllm_errf(err, errn, DLLM_E_UNSUPPORTED,
+                       "--tp %d runs on the cpu backend (ranks over the in-process "
+                       "communicator); on the %s backend the NCCL communicator "
+                       "(engine/cuda/comm_nccl.c) is not wired to the engine yet; hint: use "
+                       "--tp 1 on GPUs", c->tp, c->backend);
+        goto out;
+    }
     if (c != NULL && c->synthetic != NULL) {
         e = calloc(1, sizeof *e);
         if (e == NULL || (e->model_dir = strdup(c->synthetic)) == NULL) {
             rc = dllm_errf(err, errn, DLLM_E_NOMEM, "out of memory");
             goto out;
         }
-        DLLM_TRY_GOTO(dllm_backend_new(c->backend, c->n_threads, c->device, &e->be, err, errn),
-                      rc, out);
-        DLLM_TRY_GOTO(synth_load(e, c, err, errn), rc, out);
-        dllm_forward_init(&e->fwd, e->be, &e->w);
+        DLLM_TRY_GOTO(tp_setup(e, c, err, errn), rc, out);
+        for (int r = 0; r < e->tp; r++) {
+            dllm_backend **be = r ? &e->rk[r].be : &e->be;
+            DLLM_TRY_GOTO(dllm_backend_new(c->backend, rank_threads(c), c->device, be, err, errn),
+                          rc, out);
+            DLLM_TRY_GOTO(synth_load(e, c, *be, rk_w(e, r), r, err, errn), rc, out);
+            dllm_forward_init(rk_fwd(e, r), *be, rk_w(e, r));
+            if (e->tp > 1) dllm_forward_set_comm(rk_fwd(e, r), dllm_tp_group_comm(e->grp, r));
+        }
         goto pool;
     }
     if (c == NULL || c->model_dir == NULL || c->model_dir[0] == '\0') {
@@ -271,11 +448,18 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
         goto out;
     }
     DLLM_TRY_GOTO(dllm_sha256_file(path, e->tok_sha256, err, errn), rc, out);
-    DLLM_TRY_GOTO(dllm_backend_new(c->backend, c->n_threads, c->device, &e->be, err, errn), rc,
-                  out);
-    DLLM_TRY_GOTO(dllm_model_weights_load(&e->w, e->be, e->ck, c->load_progress,
-                                          c->load_progress_user, err, errn), rc, out);
-    dllm_forward_init(&e->fwd, e->be, &e->w);
+    DLLM_TRY_GOTO(tp_setup(e, c, err, errn), rc, out);
+    for (int r = 0; r < e->tp; r++) {
+        dllm_backend **be = r ? &e->rk[r].be : &e->be;
+        DLLM_TRY_GOTO(dllm_backend_new(c->backend, rank_threads(c), c->device, be, err, errn),
+                      rc, out);
+        DLLM_TRY_GOTO(dllm_model_weights_load_tp(rk_w(e, r), *be, e->ck, e->tp, r,
+                                                 r ? NULL : c->load_progress,
+                                                 c->load_progress_user, err, errn),
+                      rc, out);
+        dllm_forward_init(rk_fwd(e, r), *be, rk_w(e, r));
+        if (e->tp > 1) dllm_forward_set_comm(rk_fwd(e, r), dllm_tp_group_comm(e->grp, r));
+    }
     e->mask_id = (int32_t)e->ck->cfg.mask_token_id;
     e->eos_id = (int32_t)e->ck->cfg.eos_token_id;
     e->eot_id = dllm_tokenizer_token_to_id(e->tok, "<|eot_id|>");
@@ -290,8 +474,8 @@ dllm_status dllm_engine_new(const dllm_engine_config *c, dllm_engine **out, char
         goto out;
     }
 pool:
-    if (c->pool_bytes > 0) {
-        rc = dllm_pool_init(&e->pool, e->be, c->pool_bytes);
+    for (int r = 0; c->pool_bytes > 0 && r < e->tp; r++) {
+        rc = dllm_pool_init(r ? &e->rk[r].pool : &e->pool, rk_be(e, r), c->pool_bytes);
         if (rc != DLLM_OK) {
             rc = dllm_errf(err, errn, rc, "cannot allocate a %zu-byte memory pool on the %s "
                            "backend: %s; hint: lower --pool-mb", c->pool_bytes,
@@ -319,6 +503,12 @@ pool:
             rc = dllm_errf(err, errn, DLLM_E_NOMEM, "out of memory");
             goto out;
         }
+    }
+    if (c->prompt_slots > 0 && e->tp > 1) {
+        rc = dllm_errf(err, errn, DLLM_E_UNSUPPORTED,
+                       "prompt slots are not sharded across tensor-parallel ranks yet (a slot "
+                       "holds full-width K/V); hint: --prompt-slots 0 with --tp %d", e->tp);
+        goto out;
     }
     if (c->prompt_slots > 0) {
         int32_t st = c->slot_tokens > 0 ? c->slot_tokens : 512;
@@ -351,7 +541,7 @@ out:
 
 dllm_status dllm_engine_reserve(dllm_engine *e, int64_t rows, int64_t head_rows, size_t seqs)
 {
-    dllm_status rc = dllm_forward_reserve(&e->fwd, rows, head_rows);
+    dllm_status rc = fwd_reserve(e, rows, head_rows);
     if (rc == DLLM_OK) rc = reserve_host(e, (size_t)head_rows * 2, 2 * seqs);
     if (rc != DLLM_OK)
         return seterr(e, rc, "cannot reserve a workspace of %lld rows: %s", (long long)rows,
@@ -507,13 +697,14 @@ size_t dllm_seq_bytes(const dllm_engine *e, size_t n_prompt, const dllm_gen_para
     int cfg = p->cfg_scale > 0.0f;
     int reuse = cfg && p->cache == DLLM_CACHE_DLLM && p->cache_params.cfg_interval > 0;
     int64_t stored = pol && pol->keeps_features ? e->w.L : 1;
-    size_t b = dllm_feature_store_bytes(stored, T, e->w.C) * (cfg ? 2 : 1);
+    /* per rank under tensor parallelism (rank 0's share: K/V of its heads, its vocab) */
+    size_t b = dllm_feature_store_bytes_kv(stored, T, e->w.C, e->w.Cl) * (cfg ? 2 : 1);
     if (pol && pol->compact_kv && p->block_length <= T)
-        b = dllm_feature_store_compact_bytes(
+        b = dllm_feature_store_compact_bytes_kv(
                 e->w.L, T, dllm_sparse_keep_count((int32_t)T, p->block_length,
                                                   p->cache_params.keep_ratio),
-                p->block_length, e->w.C) * (cfg ? 2 : 1);
-    if (reuse) b += dllm_pool_round((size_t)p->gen_length * (size_t)e->w.V * sizeof(float));
+                p->block_length, e->w.C, e->w.Cl) * (cfg ? 2 : 1);
+    if (reuse) b += dllm_pool_round((size_t)p->gen_length * (size_t)e->w.Vl * sizeof(float));
     return b;
 }
 
@@ -690,12 +881,19 @@ void dllm_seq_free(dllm_seq *s)
     if (s == NULL) return;
     dllm_d2_free(&s->d2);
     if (s->slot >= 0) dllm_slots_release(&s->e->slots, s->slot);
-    dllm_feature_store_deinit(&s->fs_cond, s->e->be);
-    dllm_feature_store_deinit(&s->fs_uncond, s->e->be);
-    if (s->e->pool.size > 0)
-        dllm_pool_free(&s->e->pool, s->cfg_res, (size_t)s->R * (size_t)s->e->w.V * sizeof(float));
-    else
-        dllm_backend_dealloc(s->e->be, s->cfg_res);
+    for (int r = 0; r < s->e->tp; r++) {
+        dllm_engine *e = s->e;
+        if (r > 0 && (s->tp_fs == NULL || s->tp_res == NULL)) break;
+        dllm_feature_store_deinit(seq_fs(s, r, 0), rk_be(e, r));
+        dllm_feature_store_deinit(seq_fs(s, r, 1), rk_be(e, r));
+        if (rk_pool(e, r) != NULL)
+            dllm_pool_free(rk_pool(e, r), *seq_res(s, r),
+                           (size_t)s->R * (size_t)rk_w(e, r)->Vl * sizeof(float));
+        else
+            dllm_backend_dealloc(rk_be(e, r), *seq_res(s, r));
+    }
+    free(s->tp_fs);
+    free(s->tp_res);
     free(s->plan_cond);
     free(s->plan_uncond);
     free(s->count_buf);
@@ -799,22 +997,39 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
         s->counts.v = s->count_buf + L;
         s->counts.mlp = s->count_buf + 2 * L;
         dllm_pool *pool = e->pool.size > 0 ? &e->pool : NULL;
-        size_t res_bytes = (size_t)s->R * (size_t)e->w.V * sizeof(float);
-        if (s->policy->compact_kv) {
-            int32_t nk = dllm_sparse_keep_count(s->T, p->block_length, p->cache_params.keep_ratio);
-            rc = dllm_feature_store_init_compact(&s->fs_cond, e->be, pool, L, s->T, nk,
-                                                 p->block_length, e->w.C);
-            if (rc == DLLM_OK && cfg)
-                rc = dllm_feature_store_init_compact(&s->fs_uncond, e->be, pool, L, s->T, nk,
-                                                     p->block_length, e->w.C);
-        } else {
-            rc = dllm_feature_store_init(&s->fs_cond, e->be, pool, stored, s->T, e->w.C);
-            if (rc == DLLM_OK && cfg)
-                rc = dllm_feature_store_init(&s->fs_uncond, e->be, pool, stored, s->T, e->w.C);
+        if (e->tp > 1) {
+            s->tp_fs = calloc(2 * (size_t)e->tp, sizeof *s->tp_fs);
+            s->tp_res = calloc((size_t)e->tp, sizeof *s->tp_res);
+            if (!s->tp_fs || !s->tp_res) {
+                rc = seterr(e, DLLM_E_NOMEM, "out of memory");
+                goto out;
+            }
         }
-        if (rc == DLLM_OK && reuse)
-            rc = pool ? dllm_pool_alloc(pool, res_bytes, (void **)&s->cfg_res)
-                      : dllm_backend_alloc(e->be, res_bytes, (void **)&s->cfg_res);
+        /* every rank's stores: K/V of its heads (Cl), A/F full width, cfg_res (R, Vl) */
+        for (int r = 0; r < e->tp && rc == DLLM_OK; r++) {
+            dllm_backend *be = rk_be(e, r);
+            dllm_pool *rp = rk_pool(e, r);
+            const dllm_model_weights *w = rk_w(e, r);
+            size_t res_bytes = (size_t)s->R * (size_t)w->Vl * sizeof(float);
+            if (s->policy->compact_kv) {
+                int32_t nk = dllm_sparse_keep_count(s->T, p->block_length,
+                                                    p->cache_params.keep_ratio);
+                rc = dllm_feature_store_init_compact_kv(seq_fs(s, r, 0), be, rp, L, s->T, nk,
+                                                        p->block_length, w->C, w->Cl);
+                if (rc == DLLM_OK && cfg)
+                    rc = dllm_feature_store_init_compact_kv(seq_fs(s, r, 1), be, rp, L, s->T, nk,
+                                                            p->block_length, w->C, w->Cl);
+            } else {
+                rc = dllm_feature_store_init_kv(seq_fs(s, r, 0), be, rp, stored, s->T, w->C,
+                                                w->Cl);
+                if (rc == DLLM_OK && cfg)
+                    rc = dllm_feature_store_init_kv(seq_fs(s, r, 1), be, rp, stored, s->T, w->C,
+                                                    w->Cl);
+            }
+            if (rc == DLLM_OK && reuse)
+                rc = rp ? dllm_pool_alloc(rp, res_bytes, (void **)seq_res(s, r))
+                        : dllm_backend_alloc(be, res_bytes, (void **)seq_res(s, r));
+        }
         if (rc != DLLM_OK) {
             seterr(e, rc, "cannot allocate the feature cache of a %d-token sequence (%zu "
                    "bytes)%s: %s", (int)s->T, dllm_seq_bytes(e, n_prompt, p),
@@ -824,7 +1039,7 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
         if (p->cache == DLLM_CACHE_D2) {
             s->is_d2 = 1;
             rc = dllm_d2_init(&s->d2, (int32_t)L, s->P, s->R, p->cache_params.d2_sigma);
-            if (rc == DLLM_OK) rc = dllm_forward_reserve_probs(&e->fwd, s->T);
+            if (rc == DLLM_OK) rc = fwd_reserve_probs(e, s->T);
             if (rc != DLLM_OK) {
                 seterr(e, rc, "cannot allocate d2Cache's state for a %d-token sequence: %s",
                        (int)s->T, dllm_status_desc(rc));
@@ -834,7 +1049,7 @@ dllm_status dllm_seq_new(dllm_engine *e, const int32_t *prompt, size_t n_prompt,
         /* reserve the workspace a batch of this sequence alone needs; with CFG reuse the
          * refresh steps compute the head for the whole response on both branches */
         int64_t head = reuse ? 2 * (int64_t)s->R : (int64_t)p->block_length * (cfg ? 2 : 1);
-        rc = dllm_forward_reserve(&e->fwd, (int64_t)s->T * (cfg ? 2 : 1), head);
+        rc = fwd_reserve(e, (int64_t)s->T * (cfg ? 2 : 1), head);
         if (rc == DLLM_OK) rc = reserve_host(e, (size_t)p->block_length * 2, 2);
         if (rc != DLLM_OK) {
             seterr(e, rc, "cannot reserve the workspace for a %d-token sequence: %s",
@@ -1069,6 +1284,171 @@ static void commit(dllm_engine *e, dllm_seq *s, const int32_t *tok, const double
                        &s->p.cache_params);
 }
 
+/* CFG on one sequence's head logits lg (rows of V columns: the vocabulary, or a rank's
+ * slice of it) with its cached residual res (R, V): the cond rows of the current block
+ * become the guided logits. */
+static dllm_status cfg_logits(dllm_backend *be, dllm_seq *s, float *lg, int64_t V, float *res)
+{
+    int32_t bl = s->p.block_length;
+    int reuse = res != NULL;
+    int32_t hn = (reuse && s->run_uncond) ? s->R : bl; /* head rows per branch */
+    dllm_status rc = DLLM_OK;
+
+    if (reuse && s->run_uncond) {
+        /* cache cond - uncond for the whole response; the block's rows are mixed below */
+        rc = dllm_backend_sub(be, res, lg, lg + (int64_t)hn * V, (int64_t)hn * V);
+        if (rc == DLLM_OK) {
+            int64_t bo = (int64_t)s->block * bl; /* the block within the response */
+            lg += bo * V;
+            rc = dllm_backend_cfg_mix(be, lg, lg + (int64_t)hn * V, (int64_t)bl * V,
+                                      s->p.cfg_scale);
+        }
+    } else if (reuse) {
+        /* conditional pass only: cond + s * cached residual */
+        rc = dllm_backend_axpy(be, lg, lg, res + (int64_t)s->block * bl * V, (int64_t)bl * V,
+                               s->p.cfg_scale);
+    } else if (s->uncond) {
+        rc = dllm_backend_cfg_mix(be, lg, lg + (int64_t)bl * V, (int64_t)bl * V, s->p.cfg_scale);
+    }
+    return rc;
+}
+
+/* The block rows of a sequence after cfg_logits: where they start in lg. */
+static int64_t cfg_block_offset(const dllm_seq *s, int reuse)
+{
+    return (reuse && s->run_uncond) ? (int64_t)s->block * s->p.block_length : 0;
+}
+
+/* The sampling parameters of a sequence's block rows (bl of them). */
+static void fill_rows(const dllm_seq *s, dllm_sample_row *rows)
+{
+    int32_t bl = s->p.block_length;
+    for (int32_t j = 0; j < bl; j++) {
+        dllm_sample_row *r = &rows[j];
+        r->seed = s->p.seed;
+        r->step = (uint32_t)s->s;
+        r->position = s->P + s->block * bl + j;
+        r->temperature = s->p.temperature;
+        r->random_conf = s->p.remasking == DLLM_REMASK_RANDOM;
+        r->logits_eos_inf = s->p.logits_eos_inf != 0;
+        r->conf_eos_eot_inf = s->p.confidence_eos_eot_inf != 0;
+    }
+}
+
+/* The arguments of one tensor-parallel step (shared, read-only, by the rank threads). */
+typedef struct tp_step_arg {
+    dllm_engine *e;
+    dllm_seq *const *seqs;
+    size_t n, k;    /* sequences; plan entries */
+    size_t hs;      /* sampled rows (sum of the block lengths) */
+} tp_step_arg;
+
+/* Rank r's part of a step: the forward on its shard and stores, CFG on its vocabulary
+ * slice, the per-row records of its slice, the all-gather; rank 0 combines the records
+ * into e->tp_tok / e->tp_conf. */
+static dllm_status tp_rank_step(int r, void *varg)
+{
+    const tp_step_arg *a = varg;
+    dllm_engine *e = a->e;
+    tp_rank *k = &e->rk[r];
+    dllm_backend *be = rk_be(e, r);
+    dllm_forward *f = rk_fwd(e, r);
+    const dllm_model_weights *w = rk_w(e, r);
+    int64_t Vl = w->Vl, hoff = 0;
+    size_t j = 0, toff = 0;
+
+    for (size_t i = 0; i < a->n; i++) { /* e->plan with this rank's stores */
+        dllm_seq *s = a->seqs[i];
+        if (s->finished) continue;
+        k->plan[j] = e->plan[j];
+        k->plan[j].fs = seq_fs(s, r, 0);
+        if (r > 0) k->plan[j].counts = NULL; /* rank 0 accounts */
+        j++;
+        if (s->run_uncond) {
+            k->plan[j] = e->plan[j];
+            k->plan[j].fs = seq_fs(s, r, 1);
+            if (r > 0) k->plan[j].counts = NULL;
+            j++;
+        }
+    }
+    DLLM_TRY(dllm_forward_run(f, k->plan, a->k));
+    for (size_t i = 0; i < a->n; i++) {
+        dllm_seq *s = a->seqs[i];
+        if (s->finished) continue;
+        int32_t bl = s->p.block_length;
+        float *res = *seq_res(s, r);
+        int reuse = res != NULL;
+        int32_t hn = (reuse && s->run_uncond) ? s->R : bl;
+        float *lg = f->logits + hoff * Vl;
+        DLLM_TRY(cfg_logits(be, s, lg, Vl, res));
+        lg += cfg_block_offset(s, reuse) * Vl;
+        DLLM_TRY(dllm_backend_download(be, k->lg, lg, (size_t)bl * (size_t)Vl * sizeof(float)));
+        for (int32_t q = 0; q < bl; q++)
+            dllm_tp_sample_part_row(k->lg + (int64_t)q * Vl, Vl, w->v0, &e->tp_rows[toff + q],
+                                    e->eos_id, &k->part[toff + q]);
+        toff += (size_t)bl;
+        hoff += (int64_t)hn * (s->run_uncond ? 2 : 1);
+    }
+    DLLM_TRY(dllm_comm_allgather(dllm_tp_group_comm(e->grp, r), k->part, k->all,
+                                 a->hs * sizeof *k->part));
+    if (r == 0)
+        for (size_t i = 0; i < a->hs; i++)
+            dllm_tp_sample_combine(k->all + i, e->tp, a->hs, &e->tp_rows[i], e->eos_id,
+                                   e->eot_id, &e->tp_tok[i], &e->tp_conf[i]);
+    return DLLM_OK;
+}
+
+/* Grows a host array to n elements of size sz (before any state of the step changes). */
+static int grow(void **p, size_t *cap, size_t n, size_t sz)
+{
+    if (n <= *cap) return 1;
+    void *q = realloc(*p, n * sz);
+    if (q == NULL) return 0;
+    *p = q;
+    *cap = n;
+    return 1;
+}
+
+/* Forward and sampling of a planned step (e->plan, k entries) on every rank. */
+static dllm_status tp_forward_sample(dllm_engine *e, dllm_seq *const *seqs, size_t n, size_t k)
+{
+    size_t hs = 0, max_bl = 0, c;
+    tp_step_arg a = {e, seqs, n, k, 0};
+
+    for (size_t i = 0; i < n; i++)
+        if (!seqs[i]->finished) {
+            hs += (size_t)seqs[i]->p.block_length;
+            if ((size_t)seqs[i]->p.block_length > max_bl) max_bl = (size_t)seqs[i]->p.block_length;
+        }
+    c = e->cap_tp;
+    if (!grow((void **)&e->tp_rows, &c, hs, sizeof *e->tp_rows)) return DLLM_E_NOMEM;
+    c = e->cap_tp;
+    if (!grow((void **)&e->tp_tok, &c, hs, sizeof *e->tp_tok)) return DLLM_E_NOMEM;
+    c = e->cap_tp;
+    if (!grow((void **)&e->tp_conf, &c, hs, sizeof *e->tp_conf)) return DLLM_E_NOMEM;
+    e->cap_tp = c;
+    for (int r = 0; r < e->tp; r++) {
+        tp_rank *rk = &e->rk[r];
+        if (!grow((void **)&rk->plan, &rk->cap_plan, k, sizeof *rk->plan) ||
+            !grow((void **)&rk->lg, &rk->cap_lg, max_bl * (size_t)rk_w(e, r)->Vl, sizeof(float)))
+            return DLLM_E_NOMEM;
+        if (hs > rk->cap_part) { /* part (hs) and all (tp, hs) */
+            size_t cp = rk->cap_part, ca = rk->cap_part * (size_t)e->tp;
+            if (!grow((void **)&rk->part, &cp, hs, sizeof *rk->part) ||
+                !grow((void **)&rk->all, &ca, hs * (size_t)e->tp, sizeof *rk->all))
+                return DLLM_E_NOMEM;
+            rk->cap_part = hs;
+        }
+    }
+    for (size_t i = 0, o = 0; i < n; i++)
+        if (!seqs[i]->finished) {
+            fill_rows(seqs[i], e->tp_rows + o);
+            o += (size_t)seqs[i]->p.block_length;
+        }
+    a.hs = hs;
+    return dllm_tp_group_run(e->grp, tp_rank_step, &a);
+}
+
 dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
 {
     size_t n_plan = 0;
@@ -1092,7 +1472,7 @@ dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
     if (n_plan == 0) return DLLM_OK;
     /* Growth happens here, before any state changes, only when a batch is larger than any
      * before it (single-sequence sizes were reserved at admission). */
-    rc = dllm_forward_reserve(&e->fwd, rows, head);
+    rc = fwd_reserve(e, rows, head);
     if (rc == DLLM_OK) rc = reserve_host(e, 2 * max_bl, n_plan);
     if (rc != DLLM_OK)
         return seterr(e, rc, "cannot reserve workspace for a batch of %lld rows: %s",
@@ -1134,15 +1514,22 @@ dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
         }
     }
     t0 = now_ms();
-    rc = dllm_forward_run(&e->fwd, e->plan, k);
-    if (rc != DLLM_OK) return seterr(e, rc, "forward failed: %s", dllm_status_desc(rc));
+    if (e->tp > 1) {
+        rc = tp_forward_sample(e, seqs, n, k);
+        if (rc != DLLM_OK)
+            return seterr(e, rc, "tensor-parallel step (%d ranks) failed: %s", e->tp,
+                          dllm_status_desc(rc));
+    } else {
+        rc = dllm_forward_run(&e->fwd, e->plan, k);
+        if (rc != DLLM_OK) return seterr(e, rc, "forward failed: %s", dllm_status_desc(rc));
+    }
     for (size_t i = 0; i < n; i++) /* d2Cache: the rollout of the forward that just ran */
         if (!seqs[i]->finished && seqs[i]->is_d2)
             dllm_d2_rollout(&seqs[i]->d2, seqs[i]->d2.n_rows ? seqs[i]->d2.rows : NULL,
                             seqs[i]->d2.n_rows ? seqs[i]->d2.n_rows : seqs[i]->T);
 
-    /* per sequence: CFG mix, sample the block rows, commit */
-    int64_t hoff = 0;
+    /* per sequence: CFG mix, sample the block rows, commit (tp > 1: sampled above) */
+    int64_t hoff = 0, toff = 0;
     int64_t V = e->w.V;
     for (size_t i = 0; i < n; i++) {
         dllm_seq *s = seqs[i];
@@ -1150,39 +1537,20 @@ dllm_status dllm_engine_step(dllm_engine *e, dllm_seq *const *seqs, size_t n)
         int32_t bl = s->p.block_length;
         int reuse = s->cfg_res != NULL;
         int32_t hn = (reuse && s->run_uncond) ? s->R : bl; /* head rows per branch */
-        float *lg = e->fwd.logits + hoff * V;
-        if (reuse && s->run_uncond) {
-            /* cache cond - uncond for the whole response; the block's rows are mixed below */
-            rc = dllm_backend_sub(e->be, s->cfg_res, lg, lg + (int64_t)hn * V, (int64_t)hn * V);
-            if (rc == DLLM_OK) {
-                int64_t bo = (int64_t)s->block * bl; /* the block within the response */
-                lg += bo * V;
-                rc = dllm_backend_cfg_mix(e->be, lg, lg + (int64_t)hn * V, (int64_t)bl * V,
-                                          s->p.cfg_scale);
-            }
-        } else if (reuse) {
-            /* conditional pass only: cond + s * cached residual */
-            rc = dllm_backend_axpy(e->be, lg, lg, s->cfg_res + (int64_t)s->block * bl * V,
-                                   (int64_t)bl * V, s->p.cfg_scale);
-        } else if (s->uncond) {
-            rc = dllm_backend_cfg_mix(e->be, lg, lg + (int64_t)bl * V, (int64_t)bl * V,
-                                      s->p.cfg_scale);
+        if (e->tp > 1) {
+            commit(e, s, e->tp_tok + toff, e->tp_conf + toff);
+            toff += bl;
+        } else {
+            float *lg = e->fwd.logits + hoff * V;
+            rc = cfg_logits(e->be, s, lg, V, s->cfg_res);
+            if (rc != DLLM_OK) return seterr(e, rc, "cfg mix failed: %s", dllm_status_desc(rc));
+            lg += cfg_block_offset(s, reuse) * V;
+            fill_rows(s, e->rows);
+            rc = dllm_backend_sample(e->be, lg, bl, V, e->rows, e->eos_id, e->eot_id,
+                                     e->tok_buf, e->conf_buf);
+            if (rc != DLLM_OK) return seterr(e, rc, "sampling failed: %s", dllm_status_desc(rc));
+            commit(e, s, e->tok_buf, e->conf_buf);
         }
-        if (rc != DLLM_OK) return seterr(e, rc, "cfg mix failed: %s", dllm_status_desc(rc));
-        for (int32_t j = 0; j < bl; j++) {
-            dllm_sample_row *r = &e->rows[j];
-            r->seed = s->p.seed;
-            r->step = (uint32_t)s->s;
-            r->position = s->P + s->block * bl + j;
-            r->temperature = s->p.temperature;
-            r->random_conf = s->p.remasking == DLLM_REMASK_RANDOM;
-            r->logits_eos_inf = s->p.logits_eos_inf != 0;
-            r->conf_eos_eot_inf = s->p.confidence_eos_eot_inf != 0;
-        }
-        rc = dllm_backend_sample(e->be, lg, bl, V, e->rows, e->eos_id, e->eot_id, e->tok_buf,
-                                 e->conf_buf);
-        if (rc != DLLM_OK) return seterr(e, rc, "sampling failed: %s", dllm_status_desc(rc));
-        commit(e, s, e->tok_buf, e->conf_buf);
         s->forwards += s->run_uncond ? 2 : 1;
         s->t_cond++;
         if (s->run_uncond) s->t_uncond++;

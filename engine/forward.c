@@ -4,6 +4,7 @@
  */
 #include "forward.h"
 
+#include "comm.h"
 #include "cost.h"
 
 #include <math.h>
@@ -23,6 +24,11 @@ void dllm_forward_init(dllm_forward *f, dllm_backend *be, const dllm_model_weigh
     memset(f, 0, sizeof *f);
     f->be = be;
     f->w = w;
+}
+
+void dllm_forward_set_comm(dllm_forward *f, dllm_comm *comm)
+{
+    f->comm = comm;
 }
 
 static void release(dllm_forward *f)
@@ -48,6 +54,12 @@ static void release(dllm_forward *f)
     free(f->kidx_host);
     free(f->rank);
     free(f->kept);
+    free(f->vhost);
+    free(f->vpart);
+    free(f->vsel);
+    f->vhost = NULL;
+    f->vpart = NULL;
+    f->vsel = NULL;
     f->ids_host = f->spos_host = f->vpos_host = f->head_host = f->wpos_host = NULL;
     f->kidx_host = NULL;
     f->stat_host = NULL;
@@ -85,14 +97,14 @@ dllm_status dllm_forward_reserve(dllm_forward *f, int64_t rows, int64_t head_row
     ALLOC(f->x, n * (size_t)w->C, float);
     ALLOC(f->h, n * (size_t)w->C, float);
     ALLOC(f->g, n * (size_t)w->C, float);
-    ALLOC(f->q, n * (size_t)w->C, float);
-    ALLOC(f->kk, n * (size_t)w->C, float);
-    ALLOC(f->vv, n * (size_t)w->C, float);
-    ALLOC(f->att, n * (size_t)w->C, float);
-    ALLOC(f->gate, n * (size_t)w->F, float);
-    ALLOC(f->up, n * (size_t)w->F, float);
+    ALLOC(f->q, n * (size_t)w->Cl, float);
+    ALLOC(f->kk, n * (size_t)w->Cl, float);
+    ALLOC(f->vv, n * (size_t)w->Cl, float);
+    ALLOC(f->att, n * (size_t)w->Cl, float);
+    ALLOC(f->gate, n * (size_t)w->Fl, float);
+    ALLOC(f->up, n * (size_t)w->Fl, float);
     ALLOC(f->hx, hn * (size_t)w->C, float);
-    ALLOC(f->logits, hn * (size_t)w->V, float);
+    ALLOC(f->logits, hn * (size_t)w->Vl, float);
     ALLOC(f->ids_dev, n, int32_t);
     ALLOC(f->spos_dev, ln, int32_t);
     ALLOC(f->vpos_dev, ln, int32_t);
@@ -114,6 +126,15 @@ dllm_status dllm_forward_reserve(dllm_forward *f, int64_t rows, int64_t head_row
         !f->stat_host || !f->kidx_host || !f->rank || !f->kept) {
         rc = DLLM_E_NOMEM;
         goto out;
+    }
+    if (f->comm != NULL) { /* tensor parallelism: V-verify's host side */
+        f->vhost = malloc(2 * n * (size_t)w->Cl * sizeof(float));
+        f->vpart = malloc(4 * n * sizeof(double));
+        f->vsel = malloc(n * sizeof(int32_t));
+        if (!f->vhost || !f->vpart || !f->vsel) {
+            rc = DLLM_E_NOMEM;
+            goto out;
+        }
     }
     DLLM_TRY_GOTO(dllm_backend_reserve(f->be, rows), rc, out);
     f->cap_rows = rows;
@@ -178,12 +199,14 @@ static dllm_status select_kept(dllm_forward *f, const dllm_fwd_seq *q, const dll
                                int64_t l)
 {
     dllm_feature_store *fs = q->fs;
-    int64_t C = f->w->C, T = q->T, bl = p->hi - p->lo, n = T - bl, r = p->kernel / 2;
-    float *kstore = dllm_fs_layer(fs, fs->k, l), *vstore = dllm_fs_layer(fs, fs->v, l);
+    int64_t C = f->w->Cl, T = q->T, bl = p->hi - p->lo, n = T - bl, r = p->kernel / 2;
+    float *kstore = dllm_fs_layer_kv(fs, fs->k, l), *vstore = dllm_fs_layer_kv(fs, fs->v, l);
     float *kc = fs->kc + l * fs->Tk * C, *vc = fs->vc + l * fs->Tk * C;
     const float *st = f->stat_host;
     int64_t o = 0;
 
+    if (f->comm != NULL) /* the other heads' share of the scores: identical kept rows */
+        DLLM_TRY(dllm_comm_allreduce_f32(f->comm, f->stat_dev, T));
     DLLM_TRY(dllm_backend_download(f->be, f->stat_host, f->stat_dev, (size_t)T * sizeof(float)));
     for (int64_t m = 0; m < n; m++) {
         float mx = -INFINITY;
@@ -253,6 +276,49 @@ static int seg_range(const dllm_fwd_seq *q, unsigned m, int32_t *a, int32_t *b)
     return *b > *a;
 }
 
+/* V-verify's selection under tensor parallelism: each rank holds its heads' columns of V,
+ * so the cosine's dot product and squared norms are summed per rank (float64, the CPU
+ * op's order within the slice), all-reduced (3 r numbers, in rank order), and every rank
+ * then makes the same selection as dllm_backend_verify_select on the full rows. */
+static dllm_status verify_select_tp(dllm_forward *f, int32_t *sel, const float *vnew,
+                                    const float *vold, int64_t r, int64_t c, int64_t k,
+                                    int32_t base)
+{
+    float *a = f->vhost, *b = f->vhost + r * c; /* (r, c) each, host */
+    double *pp = f->vpart, *cosv = f->vpart + 3 * r;
+    uint8_t *taken = f->kept;
+
+    DLLM_TRY(dllm_backend_download(f->be, a, vnew, (size_t)(r * c) * sizeof(float)));
+    DLLM_TRY(dllm_backend_download(f->be, b, vold, (size_t)(r * c) * sizeof(float)));
+    for (int64_t j = 0; j < r; j++) {
+        const float *x = a + j * c, *y = b + j * c;
+        double dot = 0, na = 0, nb = 0;
+        for (int64_t d = 0; d < c; d++) {
+            dot += (double)x[d] * y[d];
+            na += (double)x[d] * x[d];
+            nb += (double)y[d] * y[d];
+        }
+        pp[3 * j] = dot;
+        pp[3 * j + 1] = na;
+        pp[3 * j + 2] = nb;
+    }
+    DLLM_TRY(dllm_comm_allreduce_f64(f->comm, pp, 3 * r));
+    for (int64_t j = 0; j < r; j++) {
+        double den = sqrt(pp[3 * j + 1]) * sqrt(pp[3 * j + 2]);
+        cosv[j] = pp[3 * j] / (den > 1e-12 ? den : 1e-12);
+    }
+    memset(taken, 0, (size_t)r);
+    for (int64_t i = 0; i < k; i++) { /* the lowest not yet taken, ties to the lower row */
+        int64_t best = -1;
+        for (int64_t j = 0; j < r; j++)
+            if (!taken[j] && (best < 0 || cosv[j] < cosv[best])) best = j;
+        taken[best] = 1;
+    }
+    for (int64_t j = 0, o = 0; j < r; j++)
+        if (taken[j]) f->vsel[o++] = base + (int32_t)j;
+    return dllm_backend_upload(f->be, sel, f->vsel, (size_t)k * sizeof(int32_t));
+}
+
 /* One transformer block over the batch (layer l). */
 static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq *seqs,
                                  size_t n_seqs, int64_t N)
@@ -260,7 +326,7 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
     const dllm_model_weights *w = f->w;
     const dllm_layer_weights *lw = &w->layers[l];
     dllm_backend *be = f->be;
-    int64_t C = w->C;
+    int64_t C = w->C, CK = w->Cl; /* CK: this rank's heads' width (C at tp 1) */
     int32_t *spos = f->spos_dev + l * f->cap_rows, *vpos = f->vpos_dev + l * f->cap_rows;
     int32_t *wpos = f->wpos_dev + l * f->cap_rows;
     int64_t NS = 0, NV = 0, xoff;
@@ -302,17 +368,22 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
         const dllm_fwd_seq *q = &seqs[s];
         const dllm_layer_plan *p = &q->plans[l];
         int32_t nv = v_rows(q, p), ns = s_rows(q, p), R = q->T - q->P;
-        float *vstore = dllm_fs_layer(q->fs, q->fs->v, l);
+        float *vstore = dllm_fs_layer_kv(q->fs, q->fs->v, l);
         if (!p->resp && p->verify && p->k > 0) {
             int32_t np = p->prompt ? q->P : 0;
-            DLLM_TRY(dllm_backend_verify_select(be, spos + NS + np, f->vv + (NV + np) * C,
-                                                vstore + (int64_t)q->P * C, R, C, p->k, q->P));
+            if (f->comm != NULL)
+                DLLM_TRY(verify_select_tp(f, spos + NS + np, f->vv + (NV + np) * CK,
+                                          vstore + (int64_t)q->P * CK, R, CK, p->k, q->P));
+            else
+                DLLM_TRY(dllm_backend_verify_select(be, spos + NS + np, f->vv + (NV + np) * CK,
+                                                    vstore + (int64_t)q->P * CK, R, CK, p->k,
+                                                    q->P));
         }
         if (p->compact) /* the block's V into its compact slots (V rows == S rows) */
-            DLLM_TRY(dllm_backend_scatter_rows(be, q->fs->vc + l * q->fs->Tk * C,
-                                               f->vv + NV * C, wpos + NS, nv, C));
+            DLLM_TRY(dllm_backend_scatter_rows(be, q->fs->vc + l * q->fs->Tk * CK,
+                                               f->vv + NV * CK, wpos + NS, nv, CK));
         else
-            DLLM_TRY(dllm_backend_scatter_rows(be, vstore, f->vv + NV * C, vpos + NV, nv, C));
+            DLLM_TRY(dllm_backend_scatter_rows(be, vstore, f->vv + NV * CK, vpos + NV, nv, CK));
         NV += nv;
         NS += ns;
     }
@@ -329,8 +400,8 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
     }
     DLLM_TRY(dllm_backend_gemm(be, f->q, f->g, &lw->wq, NS));
     DLLM_TRY(dllm_backend_gemm(be, f->kk, f->g, &lw->wk, NS));
-    DLLM_TRY(dllm_backend_rope(be, f->q, spos, NS, w->NH, w->HS, w->theta));
-    DLLM_TRY(dllm_backend_rope(be, f->kk, spos, NS, w->NH, w->HS, w->theta));
+    DLLM_TRY(dllm_backend_rope(be, f->q, spos, NS, w->NHl, w->HS, w->theta));
+    DLLM_TRY(dllm_backend_rope(be, f->kk, spos, NS, w->NHl, w->HS, w->theta));
 
     /* attention of each sequence's S queries against its stored K, V */
     NS = 0;
@@ -338,35 +409,46 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
         const dllm_fwd_seq *q = &seqs[s];
         const dllm_layer_plan *p = &q->plans[l];
         int32_t ns = s_rows(q, p);
-        float *kstore = dllm_fs_layer(q->fs, q->fs->k, l);
-        float *vstore = dllm_fs_layer(q->fs, q->fs->v, l);
+        float *kstore = dllm_fs_layer_kv(q->fs, q->fs->k, l);
+        float *vstore = dllm_fs_layer_kv(q->fs, q->fs->v, l);
         if (p->compact) {
-            float *kc = q->fs->kc + l * q->fs->Tk * C, *vc = q->fs->vc + l * q->fs->Tk * C;
-            DLLM_TRY(dllm_backend_scatter_rows(be, kc, f->kk + NS * C, wpos + NS, ns, C));
-            DLLM_TRY(dllm_backend_attention(be, f->att + NS * C, f->q + NS * C, kc, vc, ns,
-                                            q->fs->Tk, w->NH, w->HS));
+            float *kc = q->fs->kc + l * q->fs->Tk * CK, *vc = q->fs->vc + l * q->fs->Tk * CK;
+            DLLM_TRY(dllm_backend_scatter_rows(be, kc, f->kk + NS * CK, wpos + NS, ns, CK));
+            DLLM_TRY(dllm_backend_attention(be, f->att + NS * CK, f->q + NS * CK, kc, vc, ns,
+                                            q->fs->Tk, w->NHl, w->HS));
         } else if (p->keystat) { /* S = all rows in position order: queries lo..hi-1 */
-            DLLM_TRY(dllm_backend_scatter_rows(be, kstore, f->kk + NS * C, spos + NS, ns, C));
-            DLLM_TRY(dllm_backend_attention_keystat(be, f->att + NS * C, f->stat_dev,
-                                                    f->q + NS * C, kstore, vstore, ns, q->T,
-                                                    w->NH, w->HS, p->lo, p->hi));
+            DLLM_TRY(dllm_backend_scatter_rows(be, kstore, f->kk + NS * CK, spos + NS, ns, CK));
+            DLLM_TRY(dllm_backend_attention_keystat(be, f->att + NS * CK, f->stat_dev,
+                                                    f->q + NS * CK, kstore, vstore, ns, q->T,
+                                                    w->NHl, w->HS, p->lo, p->hi));
             DLLM_TRY(select_kept(f, q, p, l));
         } else if (p->probs) { /* d2Cache: the queries' probabilities for the rollout */
-            DLLM_TRY(dllm_backend_scatter_rows(be, kstore, f->kk + NS * C, spos + NS, ns, C));
-            DLLM_TRY(dllm_backend_attention_probs(be, f->att + NS * C, f->probs_dev,
-                                                  f->q + NS * C, kstore, vstore, ns, q->T,
-                                                  w->NH, w->HS));
-            DLLM_TRY(dllm_backend_download(be, q->probs + l * (int64_t)q->T * q->T,
-                                           f->probs_dev,
-                                           (size_t)ns * (size_t)q->T * sizeof(float)));
+            float *dst = q->probs + l * (int64_t)q->T * q->T;
+            int64_t np = (int64_t)ns * q->T;
+            DLLM_TRY(dllm_backend_scatter_rows(be, kstore, f->kk + NS * CK, spos + NS, ns, CK));
+            DLLM_TRY(dllm_backend_attention_probs(be, f->att + NS * CK, f->probs_dev,
+                                                  f->q + NS * CK, kstore, vstore, ns, q->T,
+                                                  w->NHl, w->HS));
+            /* tensor parallelism: the ranks' head means (NHl heads each) are summed in rank
+             * order and divided by tp, so every rank's rollout sees the same numbers; only
+             * rank 0 (the scheduler) keeps them */
+            if (f->comm != NULL) DLLM_TRY(dllm_comm_allreduce_f32(f->comm, f->probs_dev, np));
+            if (w->rank == 0) {
+                DLLM_TRY(dllm_backend_download(be, dst, f->probs_dev,
+                                               (size_t)np * sizeof(float)));
+                if (w->tp > 1)
+                    for (int64_t i = 0; i < np; i++) dst[i] /= (float)w->tp;
+            }
         } else {
-            DLLM_TRY(dllm_backend_scatter_rows(be, kstore, f->kk + NS * C, spos + NS, ns, C));
-            DLLM_TRY(dllm_backend_attention(be, f->att + NS * C, f->q + NS * C, kstore, vstore,
-                                            ns, q->T, w->NH, w->HS));
+            DLLM_TRY(dllm_backend_scatter_rows(be, kstore, f->kk + NS * CK, spos + NS, ns, CK));
+            DLLM_TRY(dllm_backend_attention(be, f->att + NS * CK, f->q + NS * CK, kstore, vstore,
+                                            ns, q->T, w->NHl, w->HS));
         }
         NS += ns;
     }
     DLLM_TRY(dllm_backend_gemm(be, f->g, f->att, &lw->wo, NS)); /* attention deltas (NS, C) */
+    if (f->comm != NULL) /* row-parallel W_o: the ranks' partial sums */
+        DLLM_TRY(dllm_comm_allreduce_f32(f->comm, f->g, NS * C));
 
     /* store A[S], x += A for all rows; then the MLP input rows */
     NS = 0;
@@ -389,8 +471,10 @@ static dllm_status layer_forward(dllm_forward *f, int64_t l, const dllm_fwd_seq 
     DLLM_TRY(dllm_backend_rmsnorm(be, f->h, f->h, &lw->ff_norm, NS, w->eps));
     DLLM_TRY(dllm_backend_gemm(be, f->gate, f->h, &lw->w_gate, NS));
     DLLM_TRY(dllm_backend_gemm(be, f->up, f->h, &lw->w_up, NS));
-    DLLM_TRY(dllm_backend_swiglu(be, f->gate, f->gate, f->up, NS * w->F));
+    DLLM_TRY(dllm_backend_swiglu(be, f->gate, f->gate, f->up, NS * w->Fl));
     DLLM_TRY(dllm_backend_gemm(be, f->g, f->gate, &lw->w_down, NS));
+    if (f->comm != NULL) /* row-parallel W_down: the ranks' partial sums */
+        DLLM_TRY(dllm_comm_allreduce_f32(f->comm, f->g, NS * C));
     NS = 0;
     xoff = 0;
     for (size_t s = 0; s < n_seqs; s++) {
@@ -467,7 +551,7 @@ dllm_status dllm_forward_run(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n
         const dllm_fwd_seq *q = &seqs[s];
         if (q->T <= 0 || q->P < 0 || q->P > q->T || q->head_start < 0 || q->head_count < 0 ||
             (int64_t)q->head_start + q->head_count > q->T || q->fs == NULL ||
-            q->plans == NULL || q->fs->T != q->T || q->fs->C != w->C ||
+            q->plans == NULL || q->fs->T != q->T || q->fs->C != w->C || q->fs->Ckv != w->Cl ||
             (q->fs->n_layers != 1 && q->fs->n_layers != w->L))
             return DLLM_E_INVALID_ARG;
         for (int64_t l = 0; l < w->L; l++) {
@@ -514,8 +598,11 @@ dllm_status dllm_forward_run(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n
     for (size_t s = 0; s < n; s++) {
         const dllm_fwd_seq *q = &seqs[s];
         for (int32_t i = 0; i < q->T; i++) {
-            if (q->ids[i] < 0 || q->ids[i] >= w->V) return DLLM_E_INVALID_ARG;
-            f->ids_host[off + i] = q->ids[i];
+            int32_t id = q->ids[i];
+            if (id < 0 || id >= w->V) return DLLM_E_INVALID_ARG;
+            if (w->tp > 1) /* vocab-parallel: ids of other ranks read the zero row Vl */
+                id = (id >= w->v0 && id < w->v0 + w->Vl) ? (int32_t)(id - w->v0) : (int32_t)w->Vl;
+            f->ids_host[off + i] = id;
         }
         for (int32_t i = 0; i < q->head_count; i++)
             f->head_host[hoff + i] = (int32_t)(off + q->head_start + i);
@@ -531,6 +618,8 @@ dllm_status dllm_forward_run(dllm_forward *f, const dllm_fwd_seq *seqs, size_t n
     DLLM_TRY(dllm_backend_upload(f->be, f->head_dev, f->head_host, (size_t)H * sizeof(int32_t)));
 
     DLLM_TRY(dllm_backend_embed(f->be, f->x, &w->wte, f->ids_dev, N));
+    if (f->comm != NULL) /* each row is one rank's embedding plus exact zeros */
+        DLLM_TRY(dllm_comm_allreduce_f32(f->comm, f->x, N * w->C));
     for (int64_t l = 0; l < w->L; l++) DLLM_TRY(layer_forward(f, l, seqs, n, N));
 
     for (size_t s = 0; s < n; s++) account(f, &seqs[s]);

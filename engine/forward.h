@@ -44,7 +44,15 @@
  *   wpos (L, N) int32 compact-store slots of compact plans' rows (at the S offsets);
  *   stat (N) float key statistics, kidx (N) int32 kept rows (one sequence and layer).
  *
- * Not handled yet: tensor parallelism.
+ * Tensor parallelism (w->tp > 1, a communicator set): the weights are this rank's shard
+ * (shard.h), so q, kk, vv, att and the stores' K/V are (rows, Cl) with the rank's NHl heads,
+ * gate/up (rows, Fl), logits (H, Vl) for the rank's vocabulary slice. The forward is the
+ * same code with these widths plus four kinds of collectives: the embedding (each row is
+ * one rank's lookup, the others add exact zeros), W_o and W_down (row-parallel partial
+ * sums: two all-reduces of (NS, C) per layer), and the data-dependent decisions that must
+ * agree on every rank: V-verify's cosine (3 numbers per response row, float64), Sparse-
+ * dLLM's key scores ((T) floats) and d2Cache's attention probabilities ((rows, T) floats,
+ * rank 0 keeps them). At tp = 1 none of this runs and the widths are the full ones.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -53,6 +61,7 @@
 
 #include "cache/feature_store.h"
 #include "cache/policy.h"
+#include "comm.h"
 #include "model.h"
 
 /* Per-layer row accounting of one sequence (accumulated over forwards). */
@@ -100,10 +109,17 @@ typedef struct dllm_forward {
     uint8_t *kept;                  /* (cap_rows) host: kept-row marks */
     float *probs_dev;               /* (cap_probs) backend memory: attention probabilities */
     int64_t cap_probs;
+    dllm_comm *comm;                /* borrowed; NULL at tp = 1 */
+    float *vhost;                   /* tp > 1: (2, cap_rows, Cl) host: V-verify's rows */
+    double *vpart;                  /* tp > 1: (4, cap_rows) host: partial dots, cosines */
+    int32_t *vsel;                  /* tp > 1: (cap_rows) host: V-verify's selection */
 } dllm_forward;
 
 void dllm_forward_init(dllm_forward *f, dllm_backend *be, const dllm_model_weights *w);
 void dllm_forward_deinit(dllm_forward *f); /* zeroed is a no-op */
+/* Joins the forward to a tensor-parallel group (before the first reserve); w is then the
+ * rank's shard. */
+void dllm_forward_set_comm(dllm_forward *f, dllm_comm *comm);
 
 /* Ensures capacity for batches of up to rows packed rows (and sequences of up to that
  * many rows) and head_rows head rows. */

@@ -54,6 +54,7 @@ START_TEST(test_usage_errors)
     expect("generate --bogus --prompt x", 2, "usage: dllm generate");
     expect("generate", 2, "exactly one of --prompt or --prompt-ids");
     expect("generate --prompt x --gen-length 0", 2, "--gen-length");
+    expect("generate --prompt x --tp 0", 2, "--tp");
     expect("generate --prompt x --gen-length 12abc", 2, "not an integer");
     expect("generate --prompt x --gen-length 10 --block-length 4", 2, "multiple of block_length");
     expect("generate --prompt x --gen-length 16 --block-length 4 --steps 6", 2,
@@ -105,6 +106,8 @@ START_TEST(test_runtime_errors)
     expect("generate --model tests/data/tiny-llada --prompt-ids 1 --gen-length 1024 "
            "--steps 1024 --block-length 1024", 1, "max_sequence_length");
     expect("generate --backend tpu --model tests/data/tiny-llada --prompt hi", 1, "tpu");
+    expect("generate --model tests/data/tiny-llada-4l --prompt-ids 1,2 --tp 3", 1,
+           "--tp 3 does not divide the model's 4 attention heads");
 }
 END_TEST
 
@@ -370,6 +373,52 @@ END_TEST
  * `/usr/bin/python3 ops/train/eval_ref.py --model models/llada-tiny
  *  --items ops/tasks/eval_small.jsonl --gen-length 8 --block-length 8 --steps 8 --json F`;
  * regenerate it whenever models/llada-tiny changes). */
+/* --tp reaches the engine: dllm generate under TP 2 and 4 prints the TP 1 text for a
+ * cached policy, and dllm eval (batched through the scheduler) writes the TP 1 tokens of
+ * every item at TP 2. */
+START_TEST(test_tp_flag)
+{
+    const char *gen = "generate --model models/llada-tiny --prompt 'What is 12 plus 7?' "
+                      "--gen-length 32 --block-length 8 --steps 16 --cache dllm --kr 3 --tp ";
+    char args[1024];
+    int code;
+    snprintf(args, sizeof args, "%s1", gen);
+    char *want = run(args, &code);
+    ck_assert_msg(code == 0, "%s", want);
+    for (int tp = 2; tp <= 4; tp *= 2) {
+        snprintf(args, sizeof args, "%s%d", gen, tp);
+        char *got = run(args, &code);
+        ck_assert_msg(code == 0 && strcmp(got, want) == 0, "--tp %d: '%s' vs '%s'", tp, got,
+                      want);
+        free(got);
+    }
+    free(want);
+    /* eval batches 4 items through the scheduler: the same token ids per item */
+    char *lines[2];
+    for (int k = 0; k < 2; k++) {
+        char outp[] = "/tmp/dllm-eval-tp-XXXXXX";
+        size_t len;
+        int fd = mkstemp(outp);
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        snprintf(args, sizeof args,
+                 "eval --model models/llada-tiny --tasks ops/tasks/eval_small.jsonl --limit 8 "
+                 "--gen-length 16 --steps 8 --block-length 8 --batch 4 --cache dual --tp %d "
+                 "--out %s", k ? 2 : 1, outp);
+        char *o = run(args, &code);
+        ck_assert_msg(code == 0, "%s failed:\n%s", args, o);
+        free(o);
+        lines[k] = tu_read_file(outp, &len);
+        unlink(outp);
+        ck_assert_ptr_nonnull(lines[k]);
+        ck_assert_ptr_nonnull(strstr(lines[k], "\"token_ids\""));
+    }
+    ck_assert_str_eq(lines[0], lines[1]);
+    free(lines[0]);
+    free(lines[1]);
+}
+END_TEST
+
 START_TEST(test_eval_matches_reference)
 {
     char gpath[1024], outp[] = "/tmp/dllm-eval-XXXXXX", args[1024];
@@ -438,6 +487,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_default_model_and_tools);
     tcase_add_test(tc, test_batch);
     tcase_add_test(tc, test_eval_matches_reference);
+    tcase_add_test(tc, test_tp_flag);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -48,6 +48,7 @@ static const opt_def opt_table[] = {
      "model id that requests may name (default: the model directory's name)"},
     {"backend", OK_STR, F(backend), 0, 0, "cpu (default) or cuda"},
     {"threads", OK_INT, F(threads), 0, 1024, "CPU threads (default 0 = all cores)"},
+    {"tp", OK_INT, F(tp), 1, 64, "tensor-parallel ranks sharing the model (default 1)"},
     {"http", OK_STR, F(http), 0, 0,
      "ADDR:PORT for /healthz /readyz /metrics (default 127.0.0.1:9090; port 0 = any; off)"},
     {"drain-timeout", OK_SEC_MS, F(drain_timeout_ms), 0, 86400,

@@ -34,6 +34,7 @@ typedef struct dllm_worker_config {
     const char *model_id;           /* --model-id: id checked against requests (dir name) */
     const char *backend;            /* --backend cpu|cuda */
     int threads;                    /* --threads (0 = all cores) */
+    int tp;                         /* --tp (0 or 1 = no tensor parallelism) */
     const char *http;               /* --http ADDR:PORT (default 127.0.0.1:9090; "off") */
     int64_t drain_timeout_ms;       /* --drain-timeout SEC (default 30) */
     const char *worker_id;          /* --worker-id (default host-pid-random) */

@@ -127,6 +127,7 @@ int main(int argc, char **argv)
     ec.model_dir = model_dir;
     ec.backend = cfg.backend;
     ec.n_threads = cfg.threads;
+    ec.tp = cfg.tp;
     ec.prompt_slots = (size_t)cfg.prompt_slots;
     ec.slot_tokens = cfg.slot_tokens;
     ec.slot_pin_share = cfg.slot_pin_percent / 100.0;

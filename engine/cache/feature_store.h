@@ -31,8 +31,9 @@
 typedef struct dllm_feature_store {
     int64_t n_layers; /* layers stored: the model's L, or 1 for a scratch store */
     int64_t T, C;     /* rows (prompt + response) and model width */
-    float *k;         /* (n_layers, T, C) K after RoPE */
-    float *v;         /* (n_layers, T, C) V */
+    int64_t Ckv;      /* K/V width: C, or the rank's heads' share Cl under tensor parallelism */
+    float *k;         /* (n_layers, T, Ckv) K after RoPE */
+    float *v;         /* (n_layers, T, Ckv) V */
     float *a;         /* (n_layers, T, C) attention output after W_o */
     float *f;         /* (n_layers, T, C) MLP output after W_down */
     dllm_pool *pool;  /* the pool k..f came from (one block), or NULL: backend allocations */
@@ -40,16 +41,22 @@ typedef struct dllm_feature_store {
     int64_t kv_layers;  /* L */
     int64_t Tk, nkeep;  /* compact rows per layer, of which kept rows */
     int64_t kept_lo;    /* block the kept rows were chosen for, -1 none */
-    float *kc, *vc;     /* (kv_layers, Tk, C) */
+    float *kc, *vc;     /* (kv_layers, Tk, Ckv) */
 } dllm_feature_store;
 
 /* Bytes a store of n_layers x T x C needs. */
 size_t dllm_feature_store_bytes(int64_t n_layers, int64_t T, int64_t C);
+/* The same with K/V of width ckv (a tensor-parallel rank's heads). */
+size_t dllm_feature_store_bytes_kv(int64_t n_layers, int64_t T, int64_t C, int64_t ckv);
 
 /* Allocates the four tensors: from pool (one block) when pool != NULL, else directly
  * on be. On failure (DLLM_E_NOMEM when the pool is full) nothing stays allocated. */
 dllm_status dllm_feature_store_init(dllm_feature_store *fs, dllm_backend *be, dllm_pool *pool,
                                     int64_t n_layers, int64_t T, int64_t C);
+/* The same with K/V of width ckv (<= C) (tensor parallelism: the rank's heads). */
+dllm_status dllm_feature_store_init_kv(dllm_feature_store *fs, dllm_backend *be,
+                                       dllm_pool *pool, int64_t n_layers, int64_t T, int64_t C,
+                                       int64_t ckv);
 void dllm_feature_store_deinit(dllm_feature_store *fs, dllm_backend *be); /* zeroed: no-op */
 
 /* The compact layout: one-layer scratch of T rows plus (L, nkeep + bl, C) kept K/V. */
@@ -58,11 +65,23 @@ size_t dllm_feature_store_compact_bytes(int64_t L, int64_t T, int64_t nkeep, int
 dllm_status dllm_feature_store_init_compact(dllm_feature_store *fs, dllm_backend *be,
                                             dllm_pool *pool, int64_t L, int64_t T,
                                             int64_t nkeep, int64_t bl, int64_t C);
+size_t dllm_feature_store_compact_bytes_kv(int64_t L, int64_t T, int64_t nkeep, int64_t bl,
+                                           int64_t C, int64_t ckv);
+dllm_status dllm_feature_store_init_compact_kv(dllm_feature_store *fs, dllm_backend *be,
+                                               dllm_pool *pool, int64_t L, int64_t T,
+                                               int64_t nkeep, int64_t bl, int64_t C,
+                                               int64_t ckv);
 
 /* Layer l's (T, C) slice of a feature (a store of one layer serves every l). */
 static inline float *dllm_fs_layer(const dllm_feature_store *fs, float *base, int64_t l)
 {
     return base + (fs->n_layers == 1 ? 0 : l) * fs->T * fs->C;
+}
+
+/* Layer l's (T, Ckv) slice of K or V. */
+static inline float *dllm_fs_layer_kv(const dllm_feature_store *fs, float *base, int64_t l)
+{
+    return base + (fs->n_layers == 1 ? 0 : l) * fs->T * fs->Ckv;
 }
 
 #endif

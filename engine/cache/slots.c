@@ -95,6 +95,7 @@ static void set_view(dllm_slots *s, dllm_slot *sl, int32_t S)
     sl->fs.n_layers = s->L;
     sl->fs.T = S;
     sl->fs.C = s->C;
+    sl->fs.Ckv = s->C; /* full-width K/V: slots are refused under tensor parallelism */
     sl->fs.k = (float *)sl->block;
     sl->fs.v = (float *)(sl->block + q);
     sl->fs.a = (float *)(sl->block + 2 * q);

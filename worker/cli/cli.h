@@ -66,7 +66,7 @@ enum {
     CLI_OPT_CONF_INF, CLI_OPT_CACHE, CLI_OPT_KP, CLI_OPT_KR, CLI_OPT_RHO, CLI_OPT_LAYER0,
     CLI_OPT_CFG_INTERVAL, CLI_OPT_THRESHOLD, CLI_OPT_FACTOR, CLI_OPT_EARLY_STOP,
     CLI_OPT_KEEP_RATIO, CLI_OPT_KERNEL, CLI_OPT_D2_K, CLI_OPT_D2_P, CLI_OPT_D2_SIGMA,
-    CLI_OPT_D2_INFLATE, CLI_OPT_D2_PRIOR,
+    CLI_OPT_D2_INFLATE, CLI_OPT_D2_PRIOR, CLI_OPT_TP,
     CLI_OPT_FIRST_LOCAL = 512 /* commands number their own options from here */
 };
 
@@ -99,7 +99,8 @@ enum {
         {"d2-p", required_argument, 0, CLI_OPT_D2_P},                                          \
         {"d2-sigma", required_argument, 0, CLI_OPT_D2_SIGMA},                                  \
         {"d2-inflate", required_argument, 0, CLI_OPT_D2_INFLATE},                              \
-        {"d2-prior", required_argument, 0, CLI_OPT_D2_PRIOR}
+        {"d2-prior", required_argument, 0, CLI_OPT_D2_PRIOR},                                  \
+        {"tp", required_argument, 0, CLI_OPT_TP}
 
 /* Help text of the shared flags (printed by each command's usage). */
 void cli_gen_usage(FILE *f);

@@ -495,6 +495,20 @@ int cli_bench(int argc, char **argv)
         printf("%-34s %14.4g %14.4g %9.2fx\n", "LM head on every row (HF code)",
                cn.flops_full_head / 1e12 / gp.gen_length,
                cp.flops_full_head / 1e12 / gp.gen_length, cn.flops_full_head / cp.flops_full_head);
+        if (ec.tp > 1) { /* docs/tensor-parallel.md: ring all-reduce on NVLink 4 */
+            const double busbw = 450e9, alpha = 10e-6;
+            double k = 2.0 * (ec.tp - 1) / ec.tp, st = (double)gp.steps;
+            double ar = cp.tp_allreduce_bytes / st, arn = (double)cp.tp_allreduce_count / st;
+            double sm = cp.tp_small_bytes / st, smn = (double)cp.tp_small_count / st;
+            printf("tensor parallel traffic per step (tp %d, fp32 activations): %.1f "
+                   "all-reduces, %.3f MB each rank; %.1f small collectives, %.1f KB\n", ec.tp,
+                   arn, ar / 1e6, smn, sm / 1e3);
+            printf("  on NVLink H100s (all-reduce bus bandwidth 450 GB/s, %.0f us per "
+                   "collective): %.3f ms per step in collectives (%.3f bandwidth + %.3f "
+                   "latency)\n", alpha * 1e6,
+                   (ar * k / busbw + (arn + smn) * alpha) * 1e3, ar * k / busbw * 1e3,
+                   (arn + smn) * alpha * 1e3);
+        }
         if (!dry) {
             size_t sb = dllm_seq_bytes(e, (size_t)plen, &gp);
             dllm_model_info mi;

@@ -164,6 +164,8 @@ void cli_gen_usage(FILE *f)
             "                          model shipped with dllm)\n"
             "  --backend NAME          cpu (default) or cuda\n"
             "  --threads N             CPU threads (default: all cores)\n"
+            "  --tp N                  tensor parallelism: N ranks share the model (default 1;\n"
+            "                          cpu: N threads of this process; must divide the heads)\n"
             "  --gen-length N          tokens to generate (default 128)\n"
             "  --steps N               denoising steps, a multiple of the block count (128)\n"
             "  --block-length N        semi-autoregressive block length (32)\n"
@@ -212,6 +214,10 @@ int cli_gen_flag(const char *cmd, int opt, const char *arg, dllm_engine_config *
     case CLI_OPT_THREADS:
         if (cli_parse_i64(cmd, "--threads", arg, 1, 1024, &v)) return -1;
         ec->n_threads = (int)v;
+        return 1;
+    case CLI_OPT_TP:
+        if (cli_parse_i64(cmd, "--tp", arg, 1, 64, &v)) return -1;
+        ec->tp = (int)v;
         return 1;
     case CLI_OPT_GEN:
         if (cli_parse_i64(cmd, "--gen-length", arg, 1, 1 << 20, &v)) return -1;

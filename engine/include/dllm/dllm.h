@@ -62,6 +62,9 @@ typedef struct dllm_engine_config {
                             * "llada-mini" for tests) with seeded random weights created on
                             * the backend, no tokenizer; for benchmarks */
     uint64_t synthetic_seed;
+    int tp;                /* tensor parallelism: ranks sharing the model (default 1; 0 = 1);
+                            * on the cpu backend the ranks are threads of this process
+                            * (docs/tensor-parallel.md) */
     /* Prompt slots (docs/prompt-cache.md): features of shared system prompts, allocated at
      * start in backend memory; 0 slots = off. */
     size_t prompt_slots;        /* number of slots */
@@ -407,6 +410,13 @@ typedef struct dllm_cost {
     double flops_full_head;       /* with the policy, LM head over every canvas row */
     double flops_none_full_head;  /* everything recomputed, LM head over every row */
     int64_t rows_q, rows_v, rows_mlp, rows_all;
+    /* tensor parallelism (docs/tensor-parallel.md), the whole generation, fp32 activations:
+     * the all-reduces of backend memory (embedding, W_o and W_down per layer, Sparse-dLLM's
+     * key scores, d2Cache's probabilities) and the small host collectives (V-verify's
+     * partial cosines, the sampler's all-gather); bytes = each rank's payload. The same for
+     * every TP degree (the sampler's all-gather receives tp times its payload). */
+    int64_t tp_allreduce_count, tp_small_count;
+    double tp_allreduce_bytes, tp_small_bytes;
 } dllm_cost;
 
 dllm_status dllm_estimate_cost(const dllm_model_shape *m, int32_t prompt_len,
