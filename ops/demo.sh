@@ -40,7 +40,7 @@ redis-server --port 0 --unixsocket "$work/redis.sock" --save '' --appendonly no 
 pids+=($!)
 http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 build/bin/dllm-worker --bootstrap "$bootstrap" --redis "unix://$work/redis.sock" \
-  --http "127.0.0.1:$http_port" --group demo-$$ > "$work/worker.log" 2>&1 &
+  --http "127.0.0.1:$http_port" --group demo-$$ --prompt-slots 8 > "$work/worker.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 300); do
   curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1 && break
@@ -55,16 +55,20 @@ echo "worker ready (http://127.0.0.1:$http_port)"
 
 system="You are a careful assistant. Answer with the result only."
 for prompt in "What is 17 + 25?" "What is 40 - 8?" "Copy: a b c"; do
-  echo "== dllm submit --system \"$system\" --prompt \"$prompt\" --cache dllm"
+  echo "== dllm submit --system \"$system\" --prompt \"$prompt\" --cache dllm --use-prompt-slot"
   build/bin/dllm submit --bootstrap "$bootstrap" --timeout 120 --system "$system" \
-    --prompt "$prompt" --gen-length 32 --steps 32 --block-length 8 --cache dllm "$@"
+    --prompt "$prompt" --gen-length 32 --steps 32 --block-length 8 --cache dllm \
+    --use-prompt-slot "$@"
 done
 
 curl -sf "http://127.0.0.1:$http_port/metrics" > "$work/metrics" || true
 echo "== worker metrics"
-grep -E '^dllm_' "$work/metrics" | grep -vE '_bucket|} 0$|^dllm_(cache|flops)_' || true
+grep -E '^dllm_' "$work/metrics" | grep -vE '_bucket|} 0$|^dllm_(cache|flops|prefix_cache|slot)' \
+  || true
 echo "== cache use (dllm_cache_* and dllm_flops_*, by policy)"
 grep -E '^dllm_(cache|flops)_' "$work/metrics" || true
+echo "== shared system prompt (prompt slots: the first request builds it, the others reuse it)"
+grep -E '^dllm_(prefix_cache|slot_builds|slots_used)' "$work/metrics" || true
 awk '
 /^dllm_cache_rows_computed_total/ { match($0, /policy="[^"]*"/); c[substr($0, RSTART + 8, RLENGTH - 9)] = $NF }
 /^dllm_cache_rows_reused_total/   { match($0, /policy="[^"]*"/); r[substr($0, RSTART + 8, RLENGTH - 9)] = $NF }
