@@ -511,6 +511,9 @@ def main(argv=None):
 
     summary = {"steps_done": final_step, "steps_planned": a.steps,
                "train_seconds": round(train_seconds, 1), "params": nparam,
+               "args": vars(a), "torch": torch.__version__, "python": sys.version.split()[0],
+               "device_name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
+                               else "cpu (%d threads)" % a.threads),
                "history": history}
     with open(os.path.join(a.work, "summary.json"), "w") as f:
         json.dump(summary, f)
