@@ -115,7 +115,7 @@ def write(a, summary, res, codec, prompt_lens, argv, command=None, engine=None, 
           a["seed"], json.dumps(tasks.TRAIN_WEIGHTS),
           summary["steps_done"] * a["batch"], summary["steps_done"], a["batch"]))
     if a.get("drop_system_steps"):
-        w("Curriculum: at step s a training row omits the system turn with probability "
+        w("Curriculum: at step s a training batch omits the system turn with probability "
           "max(0, 1 - s / %d), so the model first learns the tasks on short prompts, then with "
           "the long shared system prompt (RoPE attention sees only relative positions, which "
           "the system turn does not change between the user message and the answer); every "

@@ -131,8 +131,8 @@ class Batches:
     exactly prompt + gen_length response tokens, as the sampler's canvas is at inference;
     rows are right-padded to the batch's longest row and the padding is masked out of
     attention (hidden_states(lengths=...)), never trained on.
-    drop_system_steps N > 0: curriculum, a row omits the shared system prompt with
-    probability max(0, 1 - s / N) (a tiny model first learns the tasks on short prompts,
+    drop_system_steps N > 0: curriculum, the rows of step s omit the shared system prompt
+    with probability max(0, 1 - s / N) (a tiny model first learns the tasks on short prompts,
     then to ignore the long constant system prompt; the user message and the answer keep
     the same relative positions, which is all RoPE attention sees)."""
 
@@ -165,11 +165,11 @@ class Batches:
         p_drop = 0.0
         if self.drop_system_steps > 0:
             p_drop = max(0.0, 1.0 - step / self.drop_system_steps)
-        rng = random.Random("sys:%d:%d" % (self.seed, step))
-        seqs = []
-        for it, r in self._pool[step % POOL]:
-            p = self.codec.prompt_ids(it, with_system=not (rng.random() < p_drop))
-            seqs.append((p, r))
+        # one draw per batch (not per row): a batch is all short or all long prompts, so
+        # short batches are not padded to the length of one row with the system turn
+        keep = not (random.Random("sys:%d:%d" % (self.seed, step)).random() < p_drop)
+        seqs = [(self.codec.prompt_ids(it, with_system=keep), r)
+                for it, r in self._pool[step % POOL]]
         T = max(len(p) + len(r) for p, r in seqs)
         ids = torch.full((len(seqs), T), self.codec.eos, dtype=torch.long)
         resp = torch.zeros((len(seqs), T), dtype=torch.bool)
@@ -330,7 +330,7 @@ def parse_args(argv):
                     help="comma-separated task subset to train (default: all, with "
                          "tasks.TRAIN_WEIGHTS); e.g. copy,reverse for a quick check")
     ap.add_argument("--drop-system-steps", type=int, default=0,
-                    help="curriculum: a row omits the shared system prompt with "
+                    help="curriculum: a batch omits the shared system prompt with "
                          "probability max(0, 1 - step / N); 0 = off")
     ap.add_argument("--loss-weighting", choices=["inv_t", "none"], default="inv_t",
                     help="inv_t = LLaDA's 1/t weighted CE (default); none = mean CE")
