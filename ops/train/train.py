@@ -137,17 +137,23 @@ class Batches:
     the same relative positions, which is all RoPE attention sees)."""
 
     def __init__(self, codec, seed, batch, gen_length, exclude, task_weights=None,
-                 drop_system_steps=0):
+                 drop_system_steps=0, stages=()):
         self.codec, self.seed, self.batch = codec, seed, batch
         self.gen_length, self.exclude = gen_length, exclude
         self.task_weights, self.drop_system_steps = task_weights, drop_system_steps
+        self.stages = stages   # ((end_step, task_weights), ...) ascending
         self._pool_id, self._pool = None, None
 
     def _make_pool(self, j):
         n = POOL * self.batch
         rows = []
+        weights = self.task_weights
+        for end, w in self.stages:   # task curriculum: the first stage not yet over
+            if j * POOL < end:
+                weights = w
+                break
         for i in range(j * n, (j + 1) * n):
-            it = item_for(self.seed, i, self.task_weights)
+            it = item_for(self.seed, i, weights)
             if tasks.item_key(it) in self.exclude:
                 continue
             rows.append((it, self.codec.response_ids(it["answer"], self.gen_length)))
@@ -310,6 +316,8 @@ def parse_args(argv):
     ap.add_argument("--n-layers", type=int, default=4)
     ap.add_argument("--n-heads", type=int, default=4)
     ap.add_argument("--mlp-hidden", type=int, default=384)
+    ap.add_argument("--rope-theta", type=float, default=500000.0,
+                    help="RoPE base (config rope_theta; LLaDA-8B uses 500000)")
     ap.add_argument("--vocab-size", type=int, default=2048,
                     help="target tokenizer size (the trainer may stop earlier)")
     ap.add_argument("--tokenizer-trainer", choices=["ops-train", "ops-tokenizer"],
@@ -329,6 +337,12 @@ def parse_args(argv):
     ap.add_argument("--tasks", default="",
                     help="comma-separated task subset to train (default: all, with "
                          "tasks.TRAIN_WEIGHTS); e.g. copy,reverse for a quick check")
+    ap.add_argument("--task-stages", default="",
+                    help="task curriculum, TASKS:END_STEP stages separated by '/': e.g. "
+                         "copy,reverse:600/copy,reverse,sort,lookup:2500 trains only copy "
+                         "and reverse (positional copying, which the other tasks build on) "
+                         "up to step 600, then those four up to step 2500, then all tasks "
+                         "(or --tasks)")
     ap.add_argument("--drop-system-steps", type=int, default=0,
                     help="curriculum: a batch omits the shared system prompt with "
                          "probability max(0, 1 - step / N); 0 = off")
@@ -351,11 +365,18 @@ def parse_args(argv):
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--skip-final-eval", action="store_true")
     a = ap.parse_args(argv)
-    if a.tasks:
-        bad = [t for t in a.tasks.split(",") if t not in tasks.TRAIN_WEIGHTS]
+    a.stages = []
+    for part in (a.task_stages.split("/") if a.task_stages else []):
+        names, _, end = part.rpartition(":")
+        if not names or not end.isdigit() or (a.stages and int(end) <= a.stages[-1][0]):
+            ap.error("--task-stages: bad stage %r (want TASKS:END_STEP, END_STEP "
+                     "ascending)" % part)
+        a.stages.append((int(end), names))
+    for opt, val in [("--tasks", a.tasks)] + [("--task-stages", n) for _, n in a.stages]:
+        bad = [t for t in val.split(",") if val and t not in tasks.TRAIN_WEIGHTS]
         if bad:
-            ap.error("--tasks: unknown task(s) %s (known: %s)" % (
-                ",".join(bad), ",".join(tasks.TRAIN_WEIGHTS)))
+            ap.error("%s: unknown task(s) %s (known: %s)" % (
+                opt, ",".join(bad), ",".join(tasks.TRAIN_WEIGHTS)))
     if a.data_workers < 0:
         ap.error("--data-workers must be >= 0")
     if a.drop_system_steps < 0:
@@ -371,6 +392,8 @@ def parse_args(argv):
               "eval_every"):
         if getattr(a, k) <= 0:
             ap.error("--%s must be positive" % k.replace("_", "-"))
+    if not (a.rope_theta > 0 and math.isfinite(a.rope_theta)):
+        ap.error("--rope-theta must be positive")
     if not (a.clip > 0):
         ap.error("--clip must be positive")
     if not (0 < a.lr < 1):
@@ -413,7 +436,8 @@ def main(argv=None):
 
     cfg = lm.LLaDAConfig(d_model=a.d_model, n_layers=a.n_layers, n_heads=a.n_heads,
                          mlp_hidden_size=a.mlp_hidden, vocab_size=codec.vocab_size,
-                         max_sequence_length=1024, mask_token_id=codec.mask,
+                         max_sequence_length=1024, rope_theta=a.rope_theta,
+                         mask_token_id=codec.mask,
                          eos_token_id=codec.eos, pad_token_id=codec.eos)
     model = lm.LLaDAModel(cfg)
     init_weights(model, a.seed)
@@ -433,8 +457,10 @@ def main(argv=None):
     task_weights = None
     if a.tasks:
         task_weights = {t: tasks.TRAIN_WEIGHTS[t] for t in a.tasks.split(",")}
+    stages = tuple((end, {t: tasks.TRAIN_WEIGHTS[t] for t in names.split(",")})
+                   for end, names in a.stages)
     batches = Batches(codec, a.seed, a.batch, a.gen_length, exclude, task_weights,
-                      a.drop_system_steps)
+                      a.drop_system_steps, stages)
     # worker processes are forked before the model touches the GPU (they never use it)
     source = Prefetcher(batches, start, a.data_workers) if a.data_workers else batches
     model.to(dev)
