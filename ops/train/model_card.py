@@ -45,11 +45,13 @@ def _loss_table(history, parts=10):
     return rows
 
 
-def write(a, summary, res, codec, prompt_lens, argv, command=None, engine=None, cpu=None):
+def write(a, summary, res, codec, prompt_lens, argv, command=None, engine=None, cpu=None,
+          extra_md=None):
     """a: the run's arguments; summary: train.py's summary; res: evaluation result of the
     checkpoint as written (reference sampler); command: the command line shown (default:
     train.py with argv); engine: `dllm eval --json` summary or None; cpu: None or a dict
-    {command, summary, res} of a CPU run of the CPU command."""
+    {command, summary, res} of a CPU run of the CPU command; extra_md: markdown put
+    before the limitations (other runs, the history of the model)."""
     a = vars(a) if not isinstance(a, dict) else a
     out = a["out"]
     on_gpu = str(a.get("device", "cpu")).startswith("cuda")
@@ -114,6 +116,20 @@ def write(a, summary, res, codec, prompt_lens, argv, command=None, engine=None, 
           sum(prompt_lens) / len(prompt_lens), tasks.LOOKUP_MIN, tasks.LOOKUP_MAX,
           a["seed"], json.dumps(tasks.TRAIN_WEIGHTS),
           summary["steps_done"] * a["batch"], summary["steps_done"], a["batch"]))
+    if a.get("tasks"):
+        w("Only the tasks %s were trained (`--tasks`); the others were never seen.\n"
+          % ", ".join("`%s`" % t for t in a["tasks"].split(",")))
+    if a.get("stages"):
+        prev = 0
+        parts = []
+        for end, names in a["stages"]:
+            parts.append("steps %d-%d: %s" % (prev + 1, end, names.replace(",", ", ")))
+            prev = end
+        parts.append("from step %d: %s" % (prev + 1, a["tasks"].replace(",", ", ")
+                                           if a.get("tasks") else "all tasks"))
+        w("Task curriculum (`--task-stages`; copying by position is what every task builds "
+          "on, and a small model forms it only when a task forces it): %s.\n"
+          % "; ".join(parts))
     if a.get("drop_system_steps"):
         w("Curriculum: at step s a training batch omits the system turn with probability "
           "max(0, 1 - s / %d), so the model first learns the tasks on short prompts, then with "
@@ -204,6 +220,8 @@ def write(a, summary, res, codec, prompt_lens, argv, command=None, engine=None, 
               cr["overall"], ", ".join("%s %.2f" % (k, v["acc"])
                                        for k, v in cr["per_task"].items()),
               (" " + cpu["note"]) if cpu.get("note") else ""))
+    if extra_md:
+        w(extra_md.rstrip() + "\n")
     weak = [k for k, v in res["per_task"].items() if v["acc"] < 0.8]
     w("## Limitations\n")
     if res["overall"] < 0.05:
@@ -239,6 +257,8 @@ def main(argv=None):
     ap.add_argument("--cpu-eval", default="")
     ap.add_argument("--cpu-command", default="")
     ap.add_argument("--cpu-note", default="")
+    ap.add_argument("--extra-md", default="", help="markdown file put before the "
+                    "limitations (other runs, history)")
     a = ap.parse_args(argv)
     try:
         summary = _load_json(a.summary)
@@ -261,8 +281,12 @@ def main(argv=None):
     codec = Codec(os.path.join(args["out"], "tokenizer.json"))
     items = tasks.load_jsonl(os.path.join(common.ROOT, "ops", "tasks", "eval_split.jsonl"))
     lens = [len(codec.prompt_ids(it)) for it in items]
+    extra = None
+    if a.extra_md:
+        with open(a.extra_md, encoding="utf-8") as f:
+            extra = f.read()
     write(args, summary, res, codec, lens, [], command=a.command or None, engine=engine,
-          cpu=cpu)
+          cpu=cpu, extra_md=extra)
     print("wrote %s" % os.path.join(args["out"], "README.md"))
     return 0
 
