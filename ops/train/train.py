@@ -363,6 +363,10 @@ def parse_args(argv):
     ap.add_argument("--time-limit-min", type=float, default=0.0,
                     help="stop early (with a checkpoint) after this many minutes; 0 = off")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init-from", default="",
+                    help="start from the weights of this checkpoint directory (same "
+                         "shape; a new optimizer and schedule), e.g. to continue a "
+                         "curriculum stage with other data")
     ap.add_argument("--skip-final-eval", action="store_true")
     a = ap.parse_args(argv)
     a.stages = []
@@ -441,6 +445,15 @@ def main(argv=None):
                          eos_token_id=codec.eos, pad_token_id=codec.eos)
     model = lm.LLaDAModel(cfg)
     init_weights(model, a.seed)
+    if a.init_from:
+        src, _ = lm.load_checkpoint(a.init_from)
+        for k in ("d_model", "n_layers", "n_heads", "mlp_hidden_size", "vocab_size",
+                  "rope_theta"):
+            if getattr(src.config, k) != getattr(cfg, k):
+                raise SystemExit("train.py: --init-from %s has %s %r, this run %r" % (
+                    a.init_from, k, getattr(src.config, k), getattr(cfg, k)))
+        model.load_state_dict(src.state_dict())
+        log("initialised from %s" % a.init_from, logf)
     nparam = sum(p.numel() for p in model.parameters())
     log("model: %d params (d %d, layers %d, heads %d, mlp %d, vocab %d)" % (
         nparam, a.d_model, a.n_layers, a.n_heads, a.mlp_hidden, codec.vocab_size), logf)
