@@ -117,7 +117,7 @@ def write(a, summary, res, codec, prompt_lens, argv, command=None, engine=None, 
           a["seed"], json.dumps(tasks.TRAIN_WEIGHTS),
           summary["steps_done"] * a["batch"], summary["steps_done"], a["batch"]))
     if a.get("tasks"):
-        w("Only the tasks %s were trained (`--tasks`); the others were never seen.\n"
+        w("This run trained only the tasks %s (`--tasks`).\n"
           % ", ".join("`%s`" % t for t in a["tasks"].split(",")))
     if a.get("stages"):
         prev = 0
