@@ -16,17 +16,23 @@ One command does everything (see ops/train/README.md):
      length and cut into POOL batches, visited in a seeded order; so the batch of a step
      is a pure function of (seed, step) and a resumed run sees the same data;
   3. objective (LLaDA SFT): sequence = chat prompt + response, response = answer ids,
-     <|eot_id|>, <|endoftext|> padding to gen_length (and to the batch's longest row, as
-     LLaDA's SFT pads with EOS). Per row t ~ U(0,1) (stratified over the batch),
-     p = (1 - eps) t + eps, every response token is replaced by <|mdm_mask|> with
+     <|eot_id|>, <|endoftext|> padding to gen_length; every row is exactly prompt +
+     gen_length tokens (the sampler's canvas), right-padded to the batch's longest row
+     with padding masked out of attention (never trained on). Per row t ~ U(0,1)
+     (stratified over the batch), p = (1 - eps) t + eps, every response token is replaced by <|mdm_mask|> with
      probability p, the prompt is never masked; loss = sum over masked tokens of
      CE / p, divided by the row's response length, averaged over rows;
   4. model: ops/reference/llada_model.LLaDAModel (bidirectional, RoPE, RMSNorm, SwiGLU,
-     no biases, untied head), fp32 on the CPU, AdamW, linear warmup + cosine decay,
-     gradient clipping; the LM head is applied only at masked positions;
+     no biases, untied head), fp32 on the CPU (--device cuda: bf16 autocast with --amp,
+     batches from --data-workers processes), AdamW, linear warmup + cosine decay
+     (over the steps, or the time limit with --time-schedule), gradient clipping; the
+     LM head is applied only at masked positions;
+     curricula: --task-stages (a subset of tasks up to a step), --drop-system-steps
+     (batches without the shared system prompt early on), --init-from (a later stage
+     from an earlier stage's weights);
   5. every --ckpt-every steps: a resumable state in <work>/state.pt and a usable
      checkpoint (bf16, HF LLaDA layout) in --out; every --eval-every steps the exact-match
-     accuracy on ops/tasks/eval_small.jsonl with the reference sampler;
+     accuracy on ops/tasks/eval_small.jsonl (batched sampler by default, on the device);
   6. at the end: the checkpoint, then the full evaluation (ops/tasks/eval_split.jsonl)
      of the checkpoint as written (bf16 weights), then the model card --out/README.md.
 
