@@ -68,13 +68,16 @@ fi
     else "-", "python", sys.version.split()[0])'
 
 # The recipe (ops/train/README.md "GPU recipe"): d_model 256, 6 layers, 8 heads, SwiGLU
-# 512, batch 128, lr 2e-3, a system-prompt curriculum over the first 3000 steps.
+# 512, batch 128, lr 1e-3, a task curriculum (copy+reverse, then + sort+lookup, then all:
+# a first run without it, lr 2e-3, learned "which letters" but not "where" in 11k steps)
+# and a system-prompt curriculum over the first 3000 steps.
 "$py" ops/train/train.py \
     --device "$device" ${amp[@]+"${amp[@]}"} --data-workers "$workers" --threads "$threads" \
     --tokenizer models/llada-tiny/tokenizer.json \
     --work "$work" --out "$dst" \
     --d-model 256 --n-layers 6 --n-heads 8 --mlp-hidden 512 \
-    --batch 128 --lr 2e-3 --warmup 200 --drop-system-steps 3000 \
+    --batch 128 --lr 1e-3 --warmup 200 --drop-system-steps 3000 \
+    --task-stages copy,reverse:1000/copy,reverse,sort,lookup:4000 \
     --steps 1000000 --time-limit-min "$limit" --time-schedule \
     --ckpt-every 500 --eval-every 1000 --skip-final-eval \
     ${extra[@]+"${extra[@]}"}

@@ -16,17 +16,23 @@ One command does everything (see ops/train/README.md):
      length and cut into POOL batches, visited in a seeded order; so the batch of a step
      is a pure function of (seed, step) and a resumed run sees the same data;
   3. objective (LLaDA SFT): sequence = chat prompt + response, response = answer ids,
-     <|eot_id|>, <|endoftext|> padding to gen_length (and to the batch's longest row, as
-     LLaDA's SFT pads with EOS). Per row t ~ U(0,1) (stratified over the batch),
-     p = (1 - eps) t + eps, every response token is replaced by <|mdm_mask|> with
+     <|eot_id|>, <|endoftext|> padding to gen_length; every row is exactly prompt +
+     gen_length tokens (the sampler's canvas), right-padded to the batch's longest row
+     with padding masked out of attention (never trained on). Per row t ~ U(0,1)
+     (stratified over the batch), p = (1 - eps) t + eps, every response token is replaced by <|mdm_mask|> with
      probability p, the prompt is never masked; loss = sum over masked tokens of
      CE / p, divided by the row's response length, averaged over rows;
   4. model: ops/reference/llada_model.LLaDAModel (bidirectional, RoPE, RMSNorm, SwiGLU,
-     no biases, untied head), fp32 on the CPU, AdamW, linear warmup + cosine decay,
-     gradient clipping; the LM head is applied only at masked positions;
+     no biases, untied head), fp32 on the CPU (--device cuda: bf16 autocast with --amp,
+     batches from --data-workers processes), AdamW, linear warmup + cosine decay
+     (over the steps, or the time limit with --time-schedule), gradient clipping; the
+     LM head is applied only at masked positions;
+     curricula: --task-stages (a subset of tasks up to a step), --drop-system-steps
+     (batches without the shared system prompt early on), --init-from (a later stage
+     from an earlier stage's weights);
   5. every --ckpt-every steps: a resumable state in <work>/state.pt and a usable
      checkpoint (bf16, HF LLaDA layout) in --out; every --eval-every steps the exact-match
-     accuracy on ops/tasks/eval_small.jsonl with the reference sampler;
+     accuracy on ops/tasks/eval_small.jsonl (batched sampler by default, on the device);
   6. at the end: the checkpoint, then the full evaluation (ops/tasks/eval_split.jsonl)
      of the checkpoint as written (bf16 weights), then the model card --out/README.md.
 
@@ -131,23 +137,29 @@ class Batches:
     exactly prompt + gen_length response tokens, as the sampler's canvas is at inference;
     rows are right-padded to the batch's longest row and the padding is masked out of
     attention (hidden_states(lengths=...)), never trained on.
-    drop_system_steps N > 0: curriculum, a row omits the shared system prompt with
-    probability max(0, 1 - s / N) (a tiny model first learns the tasks on short prompts,
+    drop_system_steps N > 0: curriculum, the rows of step s omit the shared system prompt
+    with probability max(0, 1 - s / N) (a tiny model first learns the tasks on short prompts,
     then to ignore the long constant system prompt; the user message and the answer keep
     the same relative positions, which is all RoPE attention sees)."""
 
     def __init__(self, codec, seed, batch, gen_length, exclude, task_weights=None,
-                 drop_system_steps=0):
+                 drop_system_steps=0, stages=()):
         self.codec, self.seed, self.batch = codec, seed, batch
         self.gen_length, self.exclude = gen_length, exclude
         self.task_weights, self.drop_system_steps = task_weights, drop_system_steps
+        self.stages = stages   # ((end_step, task_weights), ...) ascending
         self._pool_id, self._pool = None, None
 
     def _make_pool(self, j):
         n = POOL * self.batch
         rows = []
+        weights = self.task_weights
+        for end, w in self.stages:   # task curriculum: the first stage not yet over
+            if j * POOL < end:
+                weights = w
+                break
         for i in range(j * n, (j + 1) * n):
-            it = item_for(self.seed, i, self.task_weights)
+            it = item_for(self.seed, i, weights)
             if tasks.item_key(it) in self.exclude:
                 continue
             rows.append((it, self.codec.response_ids(it["answer"], self.gen_length)))
@@ -165,11 +177,11 @@ class Batches:
         p_drop = 0.0
         if self.drop_system_steps > 0:
             p_drop = max(0.0, 1.0 - step / self.drop_system_steps)
-        rng = random.Random("sys:%d:%d" % (self.seed, step))
-        seqs = []
-        for it, r in self._pool[step % POOL]:
-            p = self.codec.prompt_ids(it, with_system=not (rng.random() < p_drop))
-            seqs.append((p, r))
+        # one draw per batch (not per row): a batch is all short or all long prompts, so
+        # short batches are not padded to the length of one row with the system turn
+        keep = not (random.Random("sys:%d:%d" % (self.seed, step)).random() < p_drop)
+        seqs = [(self.codec.prompt_ids(it, with_system=keep), r)
+                for it, r in self._pool[step % POOL]]
         T = max(len(p) + len(r) for p, r in seqs)
         ids = torch.full((len(seqs), T), self.codec.eos, dtype=torch.long)
         resp = torch.zeros((len(seqs), T), dtype=torch.bool)
@@ -310,6 +322,8 @@ def parse_args(argv):
     ap.add_argument("--n-layers", type=int, default=4)
     ap.add_argument("--n-heads", type=int, default=4)
     ap.add_argument("--mlp-hidden", type=int, default=384)
+    ap.add_argument("--rope-theta", type=float, default=500000.0,
+                    help="RoPE base (config rope_theta; LLaDA-8B uses 500000)")
     ap.add_argument("--vocab-size", type=int, default=2048,
                     help="target tokenizer size (the trainer may stop earlier)")
     ap.add_argument("--tokenizer-trainer", choices=["ops-train", "ops-tokenizer"],
@@ -329,8 +343,14 @@ def parse_args(argv):
     ap.add_argument("--tasks", default="",
                     help="comma-separated task subset to train (default: all, with "
                          "tasks.TRAIN_WEIGHTS); e.g. copy,reverse for a quick check")
+    ap.add_argument("--task-stages", default="",
+                    help="task curriculum, TASKS:END_STEP stages separated by '/': e.g. "
+                         "copy,reverse:600/copy,reverse,sort,lookup:2500 trains only copy "
+                         "and reverse (positional copying, which the other tasks build on) "
+                         "up to step 600, then those four up to step 2500, then all tasks "
+                         "(or --tasks)")
     ap.add_argument("--drop-system-steps", type=int, default=0,
-                    help="curriculum: a row omits the shared system prompt with "
+                    help="curriculum: a batch omits the shared system prompt with "
                          "probability max(0, 1 - step / N); 0 = off")
     ap.add_argument("--loss-weighting", choices=["inv_t", "none"], default="inv_t",
                     help="inv_t = LLaDA's 1/t weighted CE (default); none = mean CE")
@@ -349,13 +369,24 @@ def parse_args(argv):
     ap.add_argument("--time-limit-min", type=float, default=0.0,
                     help="stop early (with a checkpoint) after this many minutes; 0 = off")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init-from", default="",
+                    help="start from the weights of this checkpoint directory (same "
+                         "shape; a new optimizer and schedule), e.g. to continue a "
+                         "curriculum stage with other data")
     ap.add_argument("--skip-final-eval", action="store_true")
     a = ap.parse_args(argv)
-    if a.tasks:
-        bad = [t for t in a.tasks.split(",") if t not in tasks.TRAIN_WEIGHTS]
+    a.stages = []
+    for part in (a.task_stages.split("/") if a.task_stages else []):
+        names, _, end = part.rpartition(":")
+        if not names or not end.isdigit() or (a.stages and int(end) <= a.stages[-1][0]):
+            ap.error("--task-stages: bad stage %r (want TASKS:END_STEP, END_STEP "
+                     "ascending)" % part)
+        a.stages.append((int(end), names))
+    for opt, val in [("--tasks", a.tasks)] + [("--task-stages", n) for _, n in a.stages]:
+        bad = [t for t in val.split(",") if val and t not in tasks.TRAIN_WEIGHTS]
         if bad:
-            ap.error("--tasks: unknown task(s) %s (known: %s)" % (
-                ",".join(bad), ",".join(tasks.TRAIN_WEIGHTS)))
+            ap.error("%s: unknown task(s) %s (known: %s)" % (
+                opt, ",".join(bad), ",".join(tasks.TRAIN_WEIGHTS)))
     if a.data_workers < 0:
         ap.error("--data-workers must be >= 0")
     if a.drop_system_steps < 0:
@@ -371,6 +402,8 @@ def parse_args(argv):
               "eval_every"):
         if getattr(a, k) <= 0:
             ap.error("--%s must be positive" % k.replace("_", "-"))
+    if not (a.rope_theta > 0 and math.isfinite(a.rope_theta)):
+        ap.error("--rope-theta must be positive")
     if not (a.clip > 0):
         ap.error("--clip must be positive")
     if not (0 < a.lr < 1):
@@ -413,10 +446,20 @@ def main(argv=None):
 
     cfg = lm.LLaDAConfig(d_model=a.d_model, n_layers=a.n_layers, n_heads=a.n_heads,
                          mlp_hidden_size=a.mlp_hidden, vocab_size=codec.vocab_size,
-                         max_sequence_length=1024, mask_token_id=codec.mask,
+                         max_sequence_length=1024, rope_theta=a.rope_theta,
+                         mask_token_id=codec.mask,
                          eos_token_id=codec.eos, pad_token_id=codec.eos)
     model = lm.LLaDAModel(cfg)
     init_weights(model, a.seed)
+    if a.init_from:
+        src, _ = lm.load_checkpoint(a.init_from)
+        for k in ("d_model", "n_layers", "n_heads", "mlp_hidden_size", "vocab_size",
+                  "rope_theta"):
+            if getattr(src.config, k) != getattr(cfg, k):
+                raise SystemExit("train.py: --init-from %s has %s %r, this run %r" % (
+                    a.init_from, k, getattr(src.config, k), getattr(cfg, k)))
+        model.load_state_dict(src.state_dict())
+        log("initialised from %s" % a.init_from, logf)
     nparam = sum(p.numel() for p in model.parameters())
     log("model: %d params (d %d, layers %d, heads %d, mlp %d, vocab %d)" % (
         nparam, a.d_model, a.n_layers, a.n_heads, a.mlp_hidden, codec.vocab_size), logf)
@@ -433,8 +476,10 @@ def main(argv=None):
     task_weights = None
     if a.tasks:
         task_weights = {t: tasks.TRAIN_WEIGHTS[t] for t in a.tasks.split(",")}
+    stages = tuple((end, {t: tasks.TRAIN_WEIGHTS[t] for t in names.split(",")})
+                   for end, names in a.stages)
     batches = Batches(codec, a.seed, a.batch, a.gen_length, exclude, task_weights,
-                      a.drop_system_steps)
+                      a.drop_system_steps, stages)
     # worker processes are forked before the model touches the GPU (they never use it)
     source = Prefetcher(batches, start, a.data_workers) if a.data_workers else batches
     model.to(dev)
@@ -511,6 +556,9 @@ def main(argv=None):
 
     summary = {"steps_done": final_step, "steps_planned": a.steps,
                "train_seconds": round(train_seconds, 1), "params": nparam,
+               "args": vars(a), "torch": torch.__version__, "python": sys.version.split()[0],
+               "device_name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
+                               else "cpu (%d threads)" % a.threads),
                "history": history}
     with open(os.path.join(a.work, "summary.json"), "w") as f:
         json.dump(summary, f)
