@@ -53,11 +53,13 @@ curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null || {
 }
 echo "worker ready (http://127.0.0.1:$http_port)"
 
-system="You are a careful assistant. Answer with the result only."
-for prompt in "What is 17 + 25?" "What is 40 - 8?" "Copy: a b c"; do
-  echo "== dllm submit --system \"$system\" --prompt \"$prompt\" --cache dllm --use-prompt-slot"
+# the task suite's shared system prompt (149 tokens) and three tasks the shipped model
+# solves (models/llada-tiny/README.md: copy and reverse are 100% on the held-out set)
+system=$(python3 -c 'import json; print(json.loads(open("ops/tasks/eval_small.jsonl").readline())["system"])')
+for prompt in "Reverse the list: q d k a m" "Copy the list: t v w b" "Reverse the list: m u x i e c"; do
+  echo "== dllm submit --system \"(task-suite system prompt)\" --prompt \"$prompt\" --cache dllm --use-prompt-slot"
   build/bin/dllm submit --bootstrap "$bootstrap" --timeout 120 --system "$system" \
-    --prompt "$prompt" --gen-length 32 --steps 32 --block-length 8 --cache dllm \
+    --prompt "$prompt" --gen-length 8 --steps 8 --block-length 8 --cache dllm \
     --use-prompt-slot "$@"
 done
 
