@@ -190,46 +190,25 @@ static redisReply *redis_cmd(dllm_dedupe *d, const char *what, const char *fmt, 
 static void redis_connect(dllm_dedupe *d)
 {
     struct timeval tv = {0, 200000};
-    redisReply *r;
+    char why[512], where[1100];
 
     if (d->url == NULL || d->rc != NULL || now_s() < d->next_connect) return;
-    d->rc = d->addr.is_unix ? redisConnectUnixWithTimeout(d->addr.path, tv)
-                            : redisConnectWithTimeout(d->addr.host, d->addr.port, tv);
-    if (d->rc == NULL || d->rc->err) {
-        if (d->rc == NULL) {
-            dllm_metrics_add(d->metrics, DLLM_M_REDIS_ERRORS, 1);
-            d->next_connect = now_s() + d->backoff;
-            return;
-        }
+    d->rc = dllm_redis_url_open(&d->addr, tv, why, sizeof why);
+    if (d->rc == NULL) {
+        if (!d->down_logged)
+            fprintf(stderr, "dllm-worker: redis: %s; using the in-process LRU until it is "
+                    "back\n", why);
+        d->down_logged = 1;
         redis_down(d, "connect");
         return;
     }
-    redisSetTimeout(d->rc, tv);
-    if (!d->addr.is_unix) redisEnableKeepAlive(d->rc); /* fails (poisons rc) on unix sockets */
-    if (d->addr.password[0]) {
-        r = redis_cmd(d, "AUTH", "AUTH %s", d->addr.password);
-        if (r == NULL) return;
-        freeReplyObject(r);
-    }
-    if (d->addr.db != 0) {
-        r = redis_cmd(d, "SELECT", "SELECT %d", d->addr.db);
-        if (r == NULL) return;
-        freeReplyObject(r);
-    }
-    r = redis_cmd(d, "PING", "PING");
-    if (r == NULL) return;
-    freeReplyObject(r);
     d->backoff = 0.1;
     d->down_logged = 0;
     atomic_store(&d->redis_ok, 1);
     dllm_metrics_set(d->metrics, DLLM_G_REDIS_UP, 1);
-    {
-        char where[1100]; /* never the password */
-        dllm_redis_url_describe(&d->addr, where, sizeof where);
-        fprintf(stderr, "dllm-worker: redis: connected to %s\n", where);
-    }
+    dllm_redis_url_describe(&d->addr, where, sizeof where); /* never the password */
+    fprintf(stderr, "dllm-worker: redis: connected to %s\n", where);
 }
-
 
 dllm_status dllm_dedupe_new(const char *redis_url, size_t lru_capacity, int64_t ttl_s,
                             const char *worker_id, dllm_metrics *metrics, dllm_dedupe **out,

@@ -136,39 +136,22 @@ static int drain(dllm_directory *d, size_t n, const char *what)
 static void connect_redis(dllm_directory *d)
 {
     struct timeval tv = {0, 200000};
-    redisReply *r;
+    char why[512], where[1100];
 
     if (d->url == NULL || d->rc != NULL || now_ms() < d->next_connect_ms) return;
-    d->rc = d->addr.is_unix ? redisConnectUnixWithTimeout(d->addr.path, tv)
-                            : redisConnectWithTimeout(d->addr.host, d->addr.port, tv);
-    if (d->rc == NULL || d->rc->err) {
-        if (d->rc == NULL) {
-            d->st.redis_errors++;
-            d->next_connect_ms = now_ms() + d->backoff_ms;
-            return;
-        }
+    d->rc = dllm_redis_url_open(&d->addr, tv, why, sizeof why);
+    if (d->rc == NULL) {
+        fprintf(stderr, "dllm-worker: directory: redis %s; serving from the local table until "
+                "it is back\n", why);
         redis_down(d, "connect");
         return;
-    }
-    redisSetTimeout(d->rc, tv);
-    if (!d->addr.is_unix) redisEnableKeepAlive(d->rc);
-    if (d->addr.password[0]) {
-        if ((r = cmd(d, "AUTH", "AUTH %s", d->addr.password)) == NULL) return;
-        freeReplyObject(r);
-    }
-    if (d->addr.db != 0) {
-        if ((r = cmd(d, "SELECT", "SELECT %d", d->addr.db)) == NULL) return;
-        freeReplyObject(r);
     }
     d->backoff_ms = 100.0;
     d->st.redis_up = 1;
     d->registered = 0;
     d->n_pub = 0; /* republish everything into this connection's Redis */
-    {
-        char where[1100]; /* never the password */
-        dllm_redis_url_describe(&d->addr, where, sizeof where);
-        fprintf(stderr, "dllm-worker: directory: connected to %s\n", where);
-    }
+    dllm_redis_url_describe(&d->addr, where, sizeof where); /* never the password */
+    fprintf(stderr, "dllm-worker: directory: connected to %s\n", where);
 }
 
 /* Takes the lease: SET (a restart of this worker id takes over at once: the previous

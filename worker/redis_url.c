@@ -4,6 +4,8 @@
  */
 #include "redis_url.h"
 
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,4 +63,46 @@ void dllm_redis_url_describe(const dllm_redis_url *u, char *buf, size_t n)
         snprintf(buf, n, "unix://%s", u->path);
     else
         snprintf(buf, n, "redis://%s:%d/%d", u->host, u->port, u->db);
+}
+
+/* Runs one handshake command; 0 when Redis answered without an error. */
+static int handshake(redisContext *c, const char *what, char *err, size_t errn, const char *fmt,
+                     ...)
+{
+    va_list ap;
+    redisReply *r;
+    va_start(ap, fmt);
+    r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errn, "%s: %s", what, r ? r->str : (c->errstr[0] ? c->errstr : "no reply"));
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+redisContext *dllm_redis_url_open(const dllm_redis_url *u, struct timeval tv, char *err,
+                                  size_t errn)
+{
+    redisContext *c = u->is_unix ? redisConnectUnixWithTimeout(u->path, tv)
+                                 : redisConnectWithTimeout(u->host, u->port, tv);
+    if (c == NULL) {
+        snprintf(err, errn, "connect: out of memory");
+        return NULL;
+    }
+    if (c->err) {
+        snprintf(err, errn, "connect: %s", c->errstr);
+        goto fail;
+    }
+    redisSetTimeout(c, tv);
+    if (!u->is_unix) redisEnableKeepAlive(c); /* fails (and poisons c) on unix sockets */
+    if (u->password[0] && handshake(c, "AUTH", err, errn, "AUTH %s", u->password)) goto fail;
+    if (u->db != 0 && handshake(c, "SELECT", err, errn, "SELECT %d", u->db)) goto fail;
+    if (handshake(c, "PING", err, errn, "PING")) goto fail;
+    return c;
+fail:
+    redisFree(c);
+    return NULL;
 }

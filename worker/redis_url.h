@@ -3,8 +3,8 @@
  *
  * Accepted forms: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (port 6379 and db 0 by
  * default; the user part is ignored: Redis 6 ACL users are not supported by hiredis 0.14's
- * AUTH) and unix:///PATH. Parsing is pure: connecting, AUTH and SELECT stay with each user,
- * which accounts errors in its own metrics.
+ * AUTH) and unix:///PATH. dllm_redis_url_open() does the whole handshake (connect, AUTH,
+ * SELECT, PING); each user keeps its own backoff and error accounting around it.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -12,6 +12,9 @@
 #define DLLM_WORKER_REDIS_URL_H
 
 #include <stddef.h>
+#include <sys/time.h>
+
+struct redisContext;
 
 typedef struct dllm_redis_url {
     char host[256];
@@ -22,6 +25,12 @@ typedef struct dllm_redis_url {
 
 /* Parses url into out; 0, or -1 when it is malformed or a part does not fit. */
 int dllm_redis_url_parse(const char *url, dllm_redis_url *out);
+
+/* A ready connection to u: connect within tv, keep-alive on TCP, the same tv as the
+ * command timeout, AUTH and SELECT when u names them, then PING. NULL on any failure, with
+ * the reason in err (never the password). */
+struct redisContext *dllm_redis_url_open(const dllm_redis_url *u, struct timeval tv, char *err,
+                                         size_t errn);
 
 /* The address for logs, never the password: "redis://HOST:PORT/DB" or "unix://PATH". */
 void dllm_redis_url_describe(const dllm_redis_url *u, char *buf, size_t n);
