@@ -289,6 +289,18 @@ static int apply_params(const Dllm__V1__GenerateRequest *m, const dllm_codec_lim
             p->cache_params.d2_inflate = c->d2_inflate;
         }
         if (c->has_d2_prior) p->cache_params.d2_prior = c->d2_prior ? 1 : 0;
+        if (c->has_prefix_tokens && c->prefix_tokens != 0) {
+            if (c->prefix_tokens < 0) {
+                set_msg(msg, msgn, "cache.prefix_tokens = %d: must be >= 1 (0 or absent = "
+                        "the system turn)", (int)c->prefix_tokens);
+                return -1;
+            }
+            if (!(c->has_use_prompt_slot && c->use_prompt_slot)) {
+                set_msg(msg, msgn, "cache.prefix_tokens = %d needs cache.use_prompt_slot",
+                        (int)c->prefix_tokens);
+                return -1;
+            }
+        }
         if (c->cache_salt != NULL && strlen(c->cache_salt) > MAX_SALT) {
             set_msg(msg, msgn, "cache.cache_salt: longer than %d bytes", MAX_SALT);
             return -1;
@@ -404,6 +416,13 @@ dllm_status dllm_gen_request_check_length(const dllm_gen_request *r, size_t n_pr
                 (long long)lim->max_sequence_length);
         return DLLM_E_INVALID_ARG;
     }
+    if (r->prefix_tokens > 0 && (size_t)r->prefix_tokens > n_prompt_tokens) {
+        *code = DLLM_ERRC_INVALID_ARGUMENT;
+        set_msg(msg, msgn, "cache.prefix_tokens = %d exceeds the prompt's %zu tokens (the "
+                "prefix counts the encoded prompt, chat template included)",
+                (int)r->prefix_tokens, n_prompt_tokens);
+        return DLLM_E_INVALID_ARG;
+    }
     return DLLM_OK;
 }
 
@@ -513,6 +532,7 @@ dllm_status dllm_gen_request_decode(const void *buf, size_t len, const dllm_code
     if (m->cache != NULL) {
         out->use_prompt_slot = m->cache->has_use_prompt_slot && m->cache->use_prompt_slot;
         out->pin = m->cache->has_pin && m->cache->pin;
+        out->prefix_tokens = m->cache->has_prefix_tokens ? m->cache->prefix_tokens : 0;
         out->cache_salt = dup_str(m->cache->cache_salt, &ok);
         if (!ok) goto nomem;
     }

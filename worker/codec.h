@@ -95,7 +95,8 @@ typedef struct dllm_gen_request {
     dllm_gen_params params; /* engine defaults overridden by the present fields */
     int64_t deadline_unix_ms; /* 0 = none */
     char *model;              /* NULL when absent */
-    int use_prompt_slot, pin; /* prompt-slot hints (not used by the engine yet) */
+    int use_prompt_slot, pin; /* prompt-slot hints (worker/prompt_cache.c) */
+    int32_t prefix_tokens;    /* request-named prefix length; 0 = the system turn */
     char *cache_salt;
     dllm_meta_kv *meta; /* echoed back */
     size_t n_meta;
@@ -111,7 +112,8 @@ dllm_status dllm_gen_request_decode(const void *buf, size_t len, const dllm_code
                                 dllm_errc *code, char *msg, size_t msgn);
 
 /* Checks an encoded prompt's length against the limits: PROMPT_TOO_LONG when
- * n_prompt_tokens + gen_length exceeds max_sequence_length. */
+ * n_prompt_tokens + gen_length exceeds max_sequence_length; INVALID_ARGUMENT when the
+ * request names a prompt-slot prefix (cache.prefix_tokens) longer than the prompt. */
 dllm_status dllm_gen_request_check_length(const dllm_gen_request *r, size_t n_prompt_tokens,
                                       const dllm_codec_limits *lim, dllm_errc *code,
                                       char *msg, size_t msgn);

@@ -22,16 +22,19 @@ void dllm_pc_apply(const dllm_engine *e, dllm_directory *dir, const dllm_gen_req
     size_t salt_len;
 
     p->prefix_len = 0;
-    if (dir == NULL || !req->use_prompt_slot || req->system == NULL || req->raw ||
-        req->text == NULL)
+    if (dir == NULL || !req->use_prompt_slot) return;
+    if (req->prefix_tokens > 0)
+        p->prefix_len = req->prefix_tokens; /* request-named boundary, any prompt form */
+    else if (req->system != NULL && !req->raw && req->text != NULL)
+        p->prefix_len = dllm_pc_system_prefix_len(prompt, n_prompt, eot_id);
+    else
         return;
-    p->prefix_len = dllm_pc_system_prefix_len(prompt, n_prompt, eot_id);
     p->prefix_pin = req->pin;
     salt_len = req->cache_salt ? strlen(req->cache_salt) : 0;
     if (salt_len > DLLM_CACHE_SALT_MAX) salt_len = DLLM_CACHE_SALT_MAX; /* codec checked */
     memcpy(p->cache_salt, req->cache_salt ? req->cache_salt : "", salt_len);
     p->cache_salt_len = (uint16_t)salt_len;
-    if (p->prefix_len == 0) return;
+    if (p->prefix_len == 0 || (size_t)p->prefix_len > n_prompt) return;
     if (dllm_engine_prefix_key(e, prompt, (size_t)p->prefix_len, p, key) != DLLM_OK) return;
     if (!dllm_directory_is_local(dir, key)) dllm_directory_claim(dir, key);
 }

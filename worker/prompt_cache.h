@@ -1,10 +1,13 @@
 /* prompt_cache.h -- the worker's glue between requests, the engine's prompt slots and the
  * Redis directory (docs/prompt-cache.md).
  *
- * - Which prefix is cacheable: the system turn of a chat-template request that sets
- *   cache.use_prompt_slot, i.e. the prompt tokens up to and including the system turn's
- *   <|eot_id|> (the template encodes the system text on its own, so these tokens do not
- *   depend on the user turn). Raw prompts and token-id prompts have no system turn.
+ * - Which prefix is cacheable, for a request that sets cache.use_prompt_slot: the first
+ *   cache.prefix_tokens tokens of the encoded prompt when the request names that boundary
+ *   (any prompt form: text, raw text, token ids; the codec checked it against the
+ *   prompt's length), else the system turn of a chat-template request, i.e. the prompt
+ *   tokens up to and including the system turn's <|eot_id|> (the template encodes the
+ *   system text on its own, so these tokens do not depend on the user turn). A raw or
+ *   token-id prompt without prefix_tokens has no cacheable prefix.
  * - Before submitting such a request, a prefix this worker does not hold is claimed in
  *   the directory (single flight across the fleet; a lost claim is counted and the
  *   request is still served here: slot contents cannot move between workers).
@@ -27,7 +30,8 @@
 int32_t dllm_pc_system_prefix_len(const int32_t *ids, size_t n, int32_t eot_id);
 
 /* Sets p's prompt-slot fields from the request (prefix_len, pin, salt) and, when slots are
- * on and the prefix is not held here, takes the directory's build claim. */
+ * on and the prefix is not held here, takes the directory's build claim. A named prefix
+ * longer than the prompt is left for the engine to reject (INVALID_ARGUMENT). */
 void dllm_pc_apply(const dllm_engine *e, dllm_directory *dir, const dllm_gen_request *req,
                    const int32_t *prompt, size_t n_prompt, int32_t eot_id, dllm_gen_params *p);
 

@@ -179,7 +179,62 @@ START_TEST(test_all_fields)
     ck_assert_int_eq(r.params.cache_params.layer0_refresh, 0);
     ck_assert_int_eq(r.params.cache_params.cfg_interval, 3);
     ck_assert_int_eq(r.pin, 1);
+    ck_assert_int_eq(r.prefix_tokens, 0); /* absent: the system turn */
     ck_assert_str_eq(r.cache_salt, "salt");
+    dllm_gen_request_deinit(&r);
+}
+END_TEST
+
+/* cache.prefix_tokens: a request-named prompt-slot boundary, checked on decode (sign, needs
+ * use_prompt_slot, token-id prompts' length) and after tokenization (text prompts). */
+START_TEST(test_prefix_tokens)
+{
+    req_builder b;
+    dllm_gen_request r;
+    dllm_errc code;
+    char msg[256];
+    dllm_codec_limits l = test_limits();
+
+    rb_init(&b);
+    b.c.has_use_prompt_slot = b.c.use_prompt_slot = 1;
+    b.c.has_prefix_tokens = 1;
+    b.c.prefix_tokens = 3;
+    b.m.cache = &b.c;
+    ck_assert_msg(decode(&b, NULL, &r, &code, msg, sizeof msg) == DLLM_OK, "%s", msg);
+    ck_assert_int_eq(r.prefix_tokens, 3);
+    ck_assert_int_eq(r.use_prompt_slot, 1);
+    /* a text prompt is measured after tokenization: 3 tokens is enough, 2 is not */
+    ck_assert_int_eq(dllm_gen_request_check_length(&r, 3, &l, &code, msg, sizeof msg), DLLM_OK);
+    ck_assert_int_eq(dllm_gen_request_check_length(&r, 2, &l, &code, msg, sizeof msg),
+                     DLLM_E_INVALID_ARG);
+    ck_assert_int_eq(code, DLLM_ERRC_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(msg, "prefix_tokens = 3 exceeds the prompt's 2 tokens"), "%s", msg);
+    dllm_gen_request_deinit(&r);
+
+    b.c.prefix_tokens = 0; /* explicit 0 = the system turn */
+    ck_assert_msg(decode(&b, NULL, &r, &code, msg, sizeof msg) == DLLM_OK, "%s", msg);
+    ck_assert_int_eq(r.prefix_tokens, 0);
+    dllm_gen_request_deinit(&r);
+
+    b.c.prefix_tokens = -1;
+    expect_fail(&b, DLLM_ERRC_INVALID_ARGUMENT, "prefix_tokens = -1");
+    b.c.prefix_tokens = 2;
+    b.c.use_prompt_slot = 0;
+    expect_fail(&b, DLLM_ERRC_INVALID_ARGUMENT, "needs cache.use_prompt_slot");
+
+    /* token-id prompts are checked on decode */
+    b.c.use_prompt_slot = 1;
+    b.c.prefix_tokens = 3;
+    b.idv[0] = 5;
+    b.idv[1] = 6;
+    b.ids.ids = b.idv;
+    b.ids.n_ids = 2;
+    b.m.prompt_case = DLLM__V1__GENERATE_REQUEST__PROMPT_TOKEN_IDS;
+    b.m.token_ids = &b.ids;
+    expect_fail(&b, DLLM_ERRC_INVALID_ARGUMENT, "exceeds the prompt's 2 tokens");
+    b.c.prefix_tokens = 2;
+    ck_assert_msg(decode(&b, NULL, &r, &code, msg, sizeof msg) == DLLM_OK, "%s", msg);
+    ck_assert_int_eq(r.prefix_tokens, 2);
     dllm_gen_request_deinit(&r);
 }
 END_TEST
@@ -640,6 +695,7 @@ static Suite *codec_suite(void)
     TCase *tc = tcase_create("request");
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_all_fields);
+    tcase_add_test(tc, test_prefix_tokens);
     tcase_add_test(tc, test_explicit_zero_temperature);
     tcase_add_test(tc, test_token_ids_and_messages);
     tcase_add_test(tc, test_hints);

@@ -2,7 +2,8 @@
 # test_prompt_cache.sh -- prompt slots through the whole worker: two requests sharing a
 # system prompt (the second is served from the slot: usage.cached_prompt_tokens, identical
 # answer), the slot metrics, the Redis directory entry under the key `dllm submit
-# --key-by-prefix` puts on the message, and a SIGKILLed worker's lease and entries
+# --key-by-prefix` puts on the message, a request-named prefix boundary
+# (cache.prefix_tokens) on token-id prompts, and a SIGKILLed worker's lease and entries
 # expiring in Redis.
 #
 # SPDX-License-Identifier: Apache-2.0
@@ -73,6 +74,53 @@ print(prefix_key.prefix_key(model_id="llada-tiny", model_revision="",
 PY
 )
 [ "$pykey" = "$hex" ] || fail "Python prefix key $pykey != the worker's $hex"
+
+# a request-named boundary (cache.prefix_tokens) on token-id prompts that share their first
+# 24 ids: the second is served 24 rows from the slot the first built, and its message key
+# is the prefix key of exactly those 24 ids (the Python implementation agrees)
+base=$("$BIN/dllm" tokenize --model "$T/model" --text "$SYS Then say which colour the sky is." --json |
+       python3 -c 'import json,sys; print(",".join(map(str, json.load(sys.stdin)["ids"])))')
+head24=$(cut -d, -f1-24 <<<"$base")
+[ "$(tr , '\n' <<<"$base" | wc -l)" -gt 28 ] || fail "the test prompt is shorter than 29 tokens"
+sid() {
+    "$BIN/dllm" submit --bootstrap "$BS" "${GEN[@]}" --cache dllm --kp 4 --use-prompt-slot \
+        --prefix-tokens 24 --key-by-prefix --tokenizer-model "$T/model" --model llada-tiny \
+        --timeout 60 --json "$@"
+}
+r4=$(sid --prompt-ids "$base" --request-id pc-4) || fail "token-id request with a named prefix"
+r5=$(sid --prompt-ids "$head24,$(cut -d, -f27- <<<"$base")" --request-id pc-5) ||
+    fail "second token-id request with a named prefix"
+[ "$(field 'o["usage"]["cached_prompt_tokens"]' <<<"$r4")" -eq 0 ] || fail "pc-4 did not build"
+[ "$(field 'o["usage"]["cached_prompt_tokens"]' <<<"$r5")" -eq 24 ] ||
+    fail "pc-5: cached $(field 'o["usage"]["cached_prompt_tokens"]' <<<"$r5") rows, want 24"
+k24=$(kcat -C -b "$BS" -t dllm.requests -o beginning -e -q -f '%k\n' | sort -u | grep -v "^$hex\$")
+[ "$(wc -l <<<"$k24")" -eq 1 ] || fail "the two named-prefix requests got different keys: $k24"
+pykey24=$(python3 - "$head24" "$T/model/tokenizer.json" "$DLLM_SOURCE_DIR/ops/clients" <<'PY'
+import hashlib, sys
+sys.path.insert(0, sys.argv[3])
+import prefix_key
+print(prefix_key.prefix_key(model_id="llada-tiny", model_revision="",
+      tokenizer_sha256_hex=hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest(),
+      dtype="f32", tp_size=1, policy="dllm", kp=4, kr=7, rho=0.25, layer0_refresh=1,
+      cfg_interval=0, salt="", tokens=[int(t) for t in sys.argv[1].split(",")]))
+PY
+)
+[ "$pykey24" = "$k24" ] || fail "Python key of the 24-token prefix $pykey24 != message key $k24"
+wait_until 10 bash -c "redis-cli -s '$SOCK' hexists 'dllm:pc:slot:$k24' w1 | grep -qx 1" ||
+    fail "no directory entry for the named prefix"
+# a named prefix longer than the prompt: an INVALID_ARGUMENT reply from the worker (no
+# --key-by-prefix, which would refuse it before sending), and a usage error from submit
+set +e
+bad=$("$BIN/dllm" submit --bootstrap "$BS" "${GEN[@]}" --use-prompt-slot --prefix-tokens 4000 \
+      --prompt "Name a colour." --request-id pc-6 --timeout 60 --json 2>&1)
+rc=$?
+"$BIN/dllm" submit --bootstrap "$BS" --prefix-tokens 4 --prompt x --timeout 5 2>"$T/usage.err"
+urc=$?
+set -e
+[ "$rc" -eq 1 ] && grep -q "INVALID_ARGUMENT" <<<"$bad" && grep -q "exceeds the prompt" <<<"$bad" ||
+    fail "an over-long prefix_tokens: exit $rc, reply $bad"
+[ "$urc" -eq 2 ] && grep -q "use-prompt-slot" "$T/usage.err" ||
+    fail "--prefix-tokens without --use-prompt-slot: exit $urc"
 
 # SIGKILL: nothing is deleted, everything expires with the lease (1 s)
 kill -9 "$WPID"

@@ -41,6 +41,7 @@ typedef struct cli_request {
     char **meta;              /* "k=v" (temporarily split while packing) */
     size_t n_meta;
     int use_prompt_slot, pin; /* prompt-slot options (docs/prompt-cache.md) */
+    int32_t prefix_tokens;    /* cache.prefix_tokens; 0: absent (the system turn) */
     const char *cache_salt;   /* NULL: absent */
 } cli_request;
 

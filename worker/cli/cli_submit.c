@@ -51,16 +51,20 @@ static void usage(FILE *f)
                "  --prompt-ids LIST       prompt token ids, used as they are\n"
                "  --jsonl FILE            one request per line ('-' = stdin): {\"prompt\": ...,\n"
                "                          \"system\", \"prompt_ids\", \"request_id\", \"raw\",\n"
+               "                          \"prefix_tokens\",\n"
                "                          and any generation flag name with _ for -};\n"
                "                          the flags below are the defaults of every line\n"
                "  --request-id ID         correlation id (default: generated)\n"
                "  --deadline-ms MS        the request expires MS after it is sent\n"
                "  --key KEY               message key (cache affinity; default: request id)\n"
                "  --use-prompt-slot       serve the system turn from a prompt slot\n"
+               "  --prefix-tokens N       ... or the first N prompt tokens (template included;\n"
+               "                          any prompt form), with --use-prompt-slot\n"
                "  --pin                   ask the worker to pin that slot\n"
                "  --cache-salt S          tenant salt of the prompt-slot key (<= 256 bytes)\n"
-               "  --key-by-prefix         message key = the prefix key of the system turn, so\n"
-               "                          one partition (one worker) serves a system prompt\n"
+               "  --key-by-prefix         message key = the prefix key of the system turn (or\n"
+               "                          of --prefix-tokens), so one partition (one worker)\n"
+               "                          serves a prefix\n"
                "                          (docs/prompt-cache.md); needs the model's tokenizer\n"
                "  --key-replicas R        hot prefixes: key = PREFIXKEY#k, k in [0, R) from the\n"
                "                          request id (bounded load over R partitions)\n"
@@ -81,7 +85,7 @@ enum {
     OPT_BOOTSTRAP = CLI_OPT_FIRST_LOCAL, OPT_TOPIC, OPT_REPLY_TOPIC, OPT_TIMEOUT, OPT_PROMPT,
     OPT_SYSTEM, OPT_RAW, OPT_IDS, OPT_JSONL, OPT_REQUEST_ID, OPT_DEADLINE, OPT_KEY, OPT_META,
     OPT_KPROP, OPT_JSON, OPT_USE_SLOT, OPT_PIN, OPT_SALT, OPT_KEY_BY_PREFIX, OPT_KEY_REPLICAS,
-    OPT_TOK_MODEL, OPT_MODEL_REV
+    OPT_TOK_MODEL, OPT_MODEL_REV, OPT_PREFIX_TOKENS
 };
 
 static const struct option opts[] = {
@@ -102,6 +106,7 @@ static const struct option opts[] = {
     {"kafka-prop", required_argument, 0, OPT_KPROP},
     {"json", no_argument, 0, OPT_JSON},
     {"use-prompt-slot", no_argument, 0, OPT_USE_SLOT},
+    {"prefix-tokens", required_argument, 0, OPT_PREFIX_TOKENS},
     {"pin", no_argument, 0, OPT_PIN},
     {"cache-salt", required_argument, 0, OPT_SALT},
     {"key-by-prefix", no_argument, 0, OPT_KEY_BY_PREFIX},
@@ -131,7 +136,7 @@ typedef struct submit_ctx {
     int delivery_failed;
     /* prompt slots */
     int use_prompt_slot, pin, key_by_prefix;
-    int64_t key_replicas;
+    int64_t key_replicas, prefix_tokens;
     const char *cache_salt, *key_model_id, *model_revision;
     dllm_tokenizer *tok; /* --key-by-prefix */
     uint8_t tok_sha256[32];
@@ -139,33 +144,53 @@ typedef struct submit_ctx {
     char *prefix_key_buf; /* the last computed message key */
 } submit_ctx;
 
-/* The Kafka key of a request under --key-by-prefix: the hex prefix key of its system turn
- * (docs/prompt-cache.md), with "#k" appended when --key-replicas R > 1. 0 when written,
- * 1 when the request has no system turn (the default key applies), -1 on error. */
-static int prefix_message_key(const submit_ctx *c, const char *request_id, const char *system,
-                              const char *prompt, int raw, const dllm_gen_params *gp,
-                              char *out, size_t n)
+/* The Kafka key of a request under --key-by-prefix: the hex prefix key of its cacheable
+ * prefix (docs/prompt-cache.md): the first --prefix-tokens tokens of the encoded prompt, or
+ * else the system turn, with "#k" appended when --key-replicas R > 1. 0 when written, 1 when
+ * the request has no cacheable prefix (the default key applies), -1 on error (printed). */
+static int prefix_message_key(const submit_ctx *c, const cli_request *s, char *out, size_t n)
 {
     int32_t *ids = NULL;
+    const int32_t *toks;
     size_t n_ids = 0, plen = 0;
     char err[256], hex[DLLM_PREFIX_KEY_HEX];
     uint8_t key[DLLM_PREFIX_KEY_BYTES];
     dllm_tokenizer_specials sp;
     dllm_prefix_key_fields f;
+    const dllm_gen_params *gp = &s->gp;
+    dllm_status rc = DLLM_OK;
     int ret = -1;
 
-    if (system == NULL || prompt == NULL || raw) return 1;
-    if (dllm_tokenizer_apply_chat(c->tok, system, prompt, &ids, &n_ids, err, sizeof err) !=
-        DLLM_OK) {
-        fprintf(stderr, "dllm submit: --key-by-prefix: %s\n", err);
-        return -1;
+    if (s->prefix_tokens <= 0 && (s->system == NULL || s->prompt == NULL || s->raw)) return 1;
+    if (s->ids != NULL) { /* token ids travel as they are */
+        toks = s->ids;
+        n_ids = s->n_ids;
+    } else {
+        rc = s->raw ? dllm_tokenizer_encode(c->tok, s->prompt, strlen(s->prompt), 0, &ids,
+                                            &n_ids, err, sizeof err)
+                    : dllm_tokenizer_apply_chat(c->tok, s->system, s->prompt, &ids, &n_ids, err,
+                                                sizeof err);
+        toks = ids;
     }
-    dllm_tokenizer_get_specials(c->tok, &sp);
-    for (size_t i = 0; i < n_ids && sp.eot >= 0; i++)
-        if (ids[i] == sp.eot) {
-            plen = i + 1;
-            break;
+    if (rc != DLLM_OK) {
+        fprintf(stderr, "dllm submit: --key-by-prefix: %s\n", err);
+        goto out;
+    }
+    if (s->prefix_tokens > 0) {
+        if ((size_t)s->prefix_tokens > n_ids) {
+            fprintf(stderr, "dllm submit: --prefix-tokens %d exceeds the prompt's %zu tokens "
+                            "(chat template included)\n", (int)s->prefix_tokens, n_ids);
+            goto out;
         }
+        plen = (size_t)s->prefix_tokens;
+    } else {
+        dllm_tokenizer_get_specials(c->tok, &sp);
+        for (size_t i = 0; i < n_ids && sp.eot >= 0; i++)
+            if (toks[i] == sp.eot) {
+                plen = i + 1;
+                break;
+            }
+    }
     if (plen == 0) {
         ret = 1;
         goto out;
@@ -184,7 +209,7 @@ static int prefix_message_key(const submit_ctx *c, const char *request_id, const
     f.cfg_interval = gp->cache_params.cfg_interval;
     f.salt = c->cache_salt;
     f.salt_len = c->cache_salt ? strlen(c->cache_salt) : 0;
-    f.tokens = ids;
+    f.tokens = toks;
     f.n_tokens = plen;
     if (dllm_prefix_key(&f, key) != DLLM_OK) {
         fprintf(stderr, "dllm submit: --key-by-prefix: cannot compute the key\n");
@@ -193,7 +218,7 @@ static int prefix_message_key(const submit_ctx *c, const char *request_id, const
     dllm_prefix_key_hex(key, hex);
     if (c->key_replicas > 1) {
         uint32_t h = 2166136261u; /* FNV-1a of the request id picks the replica */
-        for (const char *p = request_id; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+        for (const char *p = s->request_id; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
         snprintf(out, n, "%s#%u", hex, (unsigned)(h % (uint32_t)c->key_replicas));
     } else {
         snprintf(out, n, "%s", hex);
@@ -389,6 +414,10 @@ int cli_pack_request(const cli_request *s, uint8_t **out, size_t *out_len)
         cp.has_pin = 1;
         cp.pin = 1;
     }
+    if (s->prefix_tokens > 0) {
+        cp.has_prefix_tokens = 1;
+        cp.prefix_tokens = s->prefix_tokens;
+    }
     cp.cache_salt = (char *)s->cache_salt;
     m.cache = &cp;
     m.model = (char *)s->model;
@@ -449,14 +478,13 @@ static int produce_request(submit_ctx *c, const req_src *s0)
     sc.use_prompt_slot = c->use_prompt_slot;
     sc.pin = c->pin;
     sc.cache_salt = c->cache_salt;
+    if (sc.prefix_tokens == 0) sc.prefix_tokens = (int32_t)c->prefix_tokens;
     if (cli_pack_request(s, &buf, &n)) goto out;
     key = c->key ? c->key : s->request_id;
     if (c->key_by_prefix && c->key == NULL) {
         static const size_t kn = DLLM_PREFIX_KEY_HEX + 24;
         char *kb = malloc(kn);
-        int kr = kb ? prefix_message_key(c, s->request_id, s->system, s->prompt, s->raw, &s->gp,
-                                         kb, kn)
-                    : -1;
+        int kr = kb ? prefix_message_key(c, s, kb, kn) : -1;
         if (kr < 0) {
             free(kb);
             goto out;
@@ -696,6 +724,16 @@ static int submit_jsonl(submit_ctx *c, const char *path, const dllm_gen_params *
                 bad |= s.request_id == NULL;
             } else if (strcmp(k, "raw") == 0) {
                 s.raw = cJSON_IsTrue(it);
+            } else if (strcmp(k, "prefix_tokens") == 0) {
+                double d = cJSON_IsNumber(it) ? it->valuedouble : -1.0;
+                if (!(d >= 1.0 && d <= (double)INT32_MAX && d == (double)(int32_t)d) ||
+                    !c->use_prompt_slot) {
+                    fprintf(stderr, "dllm submit: %s:%ld: prefix_tokens must be an integer >= "
+                                    "1, with --use-prompt-slot\n", path, lineno);
+                    bad = 1;
+                } else {
+                    s.prefix_tokens = (int32_t)d;
+                }
             } else if (strcmp(k, "prompt_ids") == 0 && cJSON_IsArray(it)) {
                 int n = cJSON_GetArraySize(it);
                 free(s.ids);
@@ -802,6 +840,10 @@ int cli_submit(int argc, char **argv)
         case OPT_KPROP: props[n_props++] = optarg; break;
         case OPT_JSON: c.json = 1; break;
         case OPT_USE_SLOT: c.use_prompt_slot = 1; break;
+        case OPT_PREFIX_TOKENS:
+            if (cli_parse_i64("submit", "--prefix-tokens", optarg, 1, INT32_MAX, &c.prefix_tokens))
+                goto usage_err;
+            break;
         case OPT_PIN: c.pin = 1; break;
         case OPT_SALT:
             if (strlen(optarg) > DLLM_CACHE_SALT_MAX) {
@@ -838,6 +880,11 @@ int cli_submit(int argc, char **argv)
     }
     if (s.ids != NULL && (s.system != NULL || s.raw)) {
         fprintf(stderr, "dllm submit: --system and --raw apply to --prompt only\n");
+        goto usage_err;
+    }
+    if (c.prefix_tokens > 0 && !c.use_prompt_slot) {
+        fprintf(stderr, "dllm submit: --prefix-tokens names the prompt-slot prefix; add "
+                        "--use-prompt-slot\n");
         goto usage_err;
     }
     if (jsonl != NULL && request_id != NULL) {
