@@ -105,8 +105,9 @@ def write(a, summary, res, codec, prompt_lens, argv, command=None, engine=None, 
     w("## Data\n")
     w("`ops/tasks/tasks.py`: every item is a chat with the same shared system prompt "
       "(%d tokens), a user message and a short answer. Prompts (with the chat template) "
-      "are %d-%d tokens, mean %.0f, on the evaluation split. Tasks: `add` / `sub` (2-3 "
-      "digit operands), `word` (templated two-number word problems), `copy`, `reverse`, "
+      "are %d-%d tokens, mean %.0f, on the evaluation split. Tasks: `add` / `sub` (3-digit "
+      "operands with a 3-digit result), `word` (templated two-number word problems, 2-digit "
+      "numbers and result), `copy`, `reverse`, "
       "`sort` (3-6 letters), `lookup` (a table of %d-%d `name: code` lines, the code of "
       "one name). Training items come from the `train` split stream (seed %d), drawn with "
       "weights %s; items whose text occurs in `ops/tasks/eval_split.jsonl` or "
