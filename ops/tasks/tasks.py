@@ -23,8 +23,8 @@ results are 2-digit (a + b <= 99, a - b >= 10). Carries inside the number remain
 289 = 636). Why: with free widths (2-3 digit operands, 2-4 digit results) the answer's
 k-th digit sits at a different distance from the operand digits it depends on in every
 item, and a 1M-parameter masked diffusion model did not learn that alignment in the CPU
-budget (add 7.5%, sub 2.5% after 192k add/sub sequences); with fixed widths the same run
-reaches 40% / 65% after 70k (ops/train/README.md, "What the later stages add").
+budget (add 3/40, sub 1/40 after 191k add/sub sequences); with fixed widths the same run
+reaches 16/40 / 26/40 after 64k (ops/train/README.md, "What the later stages add").
 
 Determinism: item i of a stream is built from random.Random("<split>:<seed>:<i>") only,
 so a (split, seed, index) triple always gives the same item, on any machine and Python 3
