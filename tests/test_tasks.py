@@ -10,6 +10,8 @@ Checks, with nothing but the standard library:
     the suite (3-digit operands and results for add/sub, 2-digit for word problems),
     copy/reverse/sort of the listed letters, the asked code of the lookup table;
   * the training stream is deterministic and never yields an evaluation item;
+  * the training-only overrides (task weights, lookup table size) parse, reject bad
+    specs and still give right answers;
   * score() and load_jsonl() reject what they must.
 Exit status 0 on success, 1 with a message on the first failure.
 
@@ -17,6 +19,7 @@ SPDX-License-Identifier: Apache-2.0
 """
 import json
 import os
+import random
 import re
 import sys
 import tempfile
@@ -38,8 +41,9 @@ def check(cond, msg):
         fail(msg)
 
 
-def expected_answer(it):
-    """The answer recomputed from the user text by the task's rule."""
+def expected_answer(it, rows=(tasks.LOOKUP_MIN, tasks.LOOKUP_MAX)):
+    """The answer recomputed from the user text by the task's rule; rows = the allowed
+    lookup table sizes."""
     t, u = it["task"], it["user"]
     if t in ("add", "sub"):
         m = re.fullmatch(r"Compute (\d+) ([+-]) (\d+)\.", u)
@@ -75,7 +79,7 @@ def expected_answer(it):
         check(q is not None and lines[0] == "Here is a table of codes.",
               "%s: bad lookup text" % it["id"])
         table = dict(ln.split(": ") for ln in lines[1:-1])
-        check(tasks.LOOKUP_MIN <= len(table) <= tasks.LOOKUP_MAX and
+        check(rows[0] <= len(table) <= rows[1] and
               len(table) == len(lines) - 2, "%s: table of %d rows" % (it["id"], len(table)))
         return table[q.group(1)]
     fail("%s: unknown task %r" % (it["id"], t))
@@ -116,6 +120,26 @@ def main():
         check(it["answer"] == expected_answer(it), "training item %d: wrong answer" % i)
         seen.add(it["task"])
     check(seen == set(tasks.TASKS), "training stream misses tasks: %s" % seen)
+
+    # training-only overrides (ops/train/train.py --tasks TASK:WEIGHT, --lookup-rows)
+    w = tasks.parse_task_weights("word:8,add:1.5,lookup")
+    check(w == {"word": 8.0, "add": 1.5, "lookup": tasks.TRAIN_WEIGHTS["lookup"]},
+          "parse_task_weights gave %s" % w)
+    for bad in ("", "wrd", "word:0", "word:-1", "word:x", "word:", "word,word", "word:inf",
+                "word:nan"):
+        try:
+            tasks.parse_task_weights(bad)
+        except ValueError:
+            continue
+        fail("parse_task_weights accepted %r" % bad)
+    sizes = set()
+    for i in range(300):
+        rng = random.Random("rows:%d" % i)
+        u, ans = tasks.gen_task("lookup", rng, (2, 4))
+        it = {"id": "rows-%d" % i, "task": "lookup", "user": u, "answer": ans}
+        check(expected_answer(it, rows=(2, 4)) == ans, "lookup_rows item %d: wrong" % i)
+        sizes.add(len(u.split("\n")) - 2)
+    check(sizes == {2, 3, 4}, "lookup_rows (2, 4) gave table sizes %s" % sorted(sizes))
 
     # rejections
     check(tasks.score("add", "636", "637") == 0, "score accepted a wrong answer")

@@ -37,6 +37,11 @@ training stream uses the "train" split and, in addition, skips every item whose
 (task, user) text occurs in an evaluation file (exclusion by exact text), so the two never
 overlap even by chance collision.
 
+Training-only overrides (ops/train/train.py): parse_task_weights() reads --tasks specs such
+as "word:8,add:1" (relative frequencies; a task without a weight gets TRAIN_WEIGHTS'), and
+gen_task(..., lookup_rows=(lo, hi)) draws lookup tables of lo-hi rows (--lookup-rows, a
+table-size curriculum). The evaluation files never use either.
+
 Scoring: score(task, prediction, answer) is exact match after stripping surrounding
 whitespace (the task name is validated but does not change the rule).
 
@@ -89,13 +94,41 @@ LOOKUP_KEYS = ["fox", "owl", "cat", "dog", "bee", "elk", "ant", "bat", "cow", "e
 LOOKUP_MIN, LOOKUP_MAX = 10, 18
 
 
-def _pick_task(rng, split):
+def pick_train_task(rng):
+    """A task drawn with TRAIN_WEIGHTS (the training stream's choice)."""
     names = list(TRAIN_WEIGHTS)
     return rng.choices(names, weights=[TRAIN_WEIGHTS[n] for n in names], k=1)[0]
 
 
-def gen_task(task, rng):
-    """Return (user, answer) for one item of `task` drawn from rng."""
+def parse_task_weights(spec):
+    """"add,sub" or "word:8,add:1" -> {task: weight}; a task without a weight gets
+    TRAIN_WEIGHTS[task]. Raises ValueError on an unknown task, a bad or
+    non-positive weight, or a task named twice."""
+    out = {}
+    for part in spec.split(","):
+        name, sep, w = part.partition(":")
+        if name not in TRAIN_WEIGHTS:
+            raise ValueError("unknown task %r (known: %s)"
+                             % (name, ",".join(TRAIN_WEIGHTS)))
+        if name in out:
+            raise ValueError("task %r named twice" % name)
+        if sep:
+            try:
+                weight = float(w)
+            except ValueError:
+                raise ValueError("bad weight %r for task %s" % (w, name)) from None
+            if not weight > 0 or weight == float("inf"):
+                raise ValueError("weight of %s must be a positive number, got %r" % (name, w))
+        else:
+            weight = TRAIN_WEIGHTS[name]
+        out[name] = weight
+    return out
+
+
+def gen_task(task, rng, lookup_rows=None):
+    """Return (user, answer) for one item of `task` drawn from rng. lookup_rows (lo, hi)
+    overrides the table size of lookup items (a training curriculum; the evaluation
+    files always use LOOKUP_MIN..LOOKUP_MAX)."""
     if task == "add":   # 3-digit operands and result (module docstring)
         a = rng.randint(100, 899)
         b = rng.randint(100, 999 - a)
@@ -141,7 +174,8 @@ def gen_task(task, rng):
             return "Reverse the list: %s" % shown, " ".join(reversed(items))
         return "Sort the list: %s" % shown, " ".join(sorted(items))
     if task == "lookup":
-        n = rng.randint(LOOKUP_MIN, LOOKUP_MAX)
+        lo, hi = lookup_rows or (LOOKUP_MIN, LOOKUP_MAX)
+        n = rng.randint(lo, hi)
         keys = rng.sample(LOOKUP_KEYS, n)
         vals = [rng.randint(100, 999) for _ in range(n)]
         q = rng.randrange(n)
@@ -156,7 +190,7 @@ def make_item(split, seed, index):
     if split not in ("train", "eval"):
         raise ValueError("split must be 'train' or 'eval', got %r" % (split,))
     rng = random.Random("%s:%d:%d" % (split, seed, index))
-    task = TASKS[index % len(TASKS)] if split == "eval" else _pick_task(rng, split)
+    task = TASKS[index % len(TASKS)] if split == "eval" else pick_train_task(rng)
     user, answer = gen_task(task, rng)
     return {"id": "%s-%d-%d" % (split, seed, index), "task": task,
             "system": SYSTEM_PROMPT, "user": user, "answer": answer}

@@ -12,6 +12,7 @@ stripping whitespace (ops/tasks/tasks.py score). Prints overall and per-task acc
 
   /usr/bin/python3 ops/train/eval_ref.py --model models/llada-tiny \\
       --items ops/tasks/eval_split.jsonl [--gen-length 16 --block-length 16 --steps 16]
+      [--sampler batched] [--no-system] [--limit N] [--json FILE]
 """
 
 import argparse
@@ -42,6 +43,9 @@ def main(argv=None):
     ap.add_argument("--sampler", choices=["reference", "batched"], default="reference",
                     help="reference = ops/reference/llada_generate.py (default); batched = "
                          "the torch restatement in ops/train/common.py")
+    ap.add_argument("--no-system", action="store_true",
+                    help="drop the system turn from every prompt (how the stages "
+                         "trained without it are checked; the suite's score keeps it)")
     ap.add_argument("--json", help="write the full result (with predictions) here")
     a = ap.parse_args(argv)
     for k in ("gen_length", "block_length", "steps", "threads"):
@@ -65,6 +69,8 @@ def main(argv=None):
         return 2
     if a.limit:
         items = items[:a.limit]
+    if a.no_system:
+        items = [dict(it, system=None) for it in items]
     t0 = time.time()
     sampler = common.ref_sampler if a.sampler == "reference" else common.generate
     res = common.evaluate(model, codec, items, a.gen_length, a.block_length, a.steps,
@@ -73,6 +79,7 @@ def main(argv=None):
     res["model"] = a.model
     res["items"] = a.items
     res["sampler"] = a.sampler
+    res["system_prompt"] = not a.no_system
     print("overall: %.4f (%d/%d)  gen_length %d block_length %d steps %d  %.1fs" % (
         res["overall"], sum(v["correct"] for v in res["per_task"].values()), res["n"],
         a.gen_length, a.block_length, a.steps, res["seconds"]))

@@ -115,11 +115,15 @@ def write(a, summary, res, codec, prompt_lens, argv, command=None, engine=None, 
       "overlap. %d sequences were seen (%d steps x batch %d).\n" % (
           len(codec.tok.encode(tasks.SYSTEM_PROMPT)), min(prompt_lens), max(prompt_lens),
           sum(prompt_lens) / len(prompt_lens), tasks.LOOKUP_MIN, tasks.LOOKUP_MAX,
-          a["seed"], json.dumps(tasks.TRAIN_WEIGHTS),
+          a["seed"], json.dumps(a.get("task_weights") or tasks.TRAIN_WEIGHTS),
           summary["steps_done"] * a["batch"], summary["steps_done"], a["batch"]))
     if a.get("tasks"):
         w("This run trained only the tasks %s (`--tasks`).\n"
           % ", ".join("`%s`" % t for t in a["tasks"].split(",")))
+    if a.get("lookup_rows"):
+        w("Training lookup tables had %d-%d rows (`--lookup-rows`; the evaluation's keep "
+          "%d-%d).\n" % (a["lookup_rows"][0], a["lookup_rows"][1], tasks.LOOKUP_MIN,
+                          tasks.LOOKUP_MAX))
     if a.get("stages"):
         prev = 0
         parts = []

@@ -27,9 +27,10 @@ One command does everything (see ops/train/README.md):
      batches from --data-workers processes), AdamW, linear warmup + cosine decay
      (over the steps, or the time limit with --time-schedule), gradient clipping; the
      LM head is applied only at masked positions;
-     curricula: --task-stages (a subset of tasks up to a step), --drop-system-steps
-     (batches without the shared system prompt early on), --init-from (a later stage
-     from an earlier stage's weights);
+     curricula: --tasks (a subset of tasks, TASK:WEIGHT for their frequencies),
+     --task-stages (a subset of tasks up to a step), --drop-system-steps (batches
+     without the shared system prompt early on), --lookup-rows (the table size of
+     training lookups), --init-from (a later stage from an earlier stage's weights);
   5. every --ckpt-every steps: a resumable state in <work>/state.pt and a usable
      checkpoint (bf16, HF LLaDA layout) in --out; every --eval-every steps the exact-match
      accuracy on ops/tasks/eval_small.jsonl (batched sampler by default, on the device);
@@ -118,16 +119,19 @@ def TOKENIZER_CMD(trainer, corpus, vocab_size, outdir):
 
 # --------------------------------------------------------------------------- data
 
-def item_for(seed, index, task_weights):
+def item_for(seed, index, task_weights, lookup_rows=None):
     """Training item `index`: tasks.make_item("train", seed, index), or, when a task
     subset is trained (--tasks), an item of a task drawn from that subset with the same
     per-index seeding (so still a pure function of (seed, index))."""
-    if task_weights is None:
+    if task_weights is None and lookup_rows is None:
         return tasks.make_item("train", seed, index)
     rng = random.Random("train:%d:%d" % (seed, index))
-    names = sorted(task_weights)
-    task = rng.choices(names, weights=[task_weights[n] for n in names], k=1)[0]
-    user, answer = tasks.gen_task(task, rng)
+    if task_weights is None:
+        task = tasks.pick_train_task(rng)
+    else:
+        names = sorted(task_weights)
+        task = rng.choices(names, weights=[task_weights[n] for n in names], k=1)[0]
+    user, answer = tasks.gen_task(task, rng, lookup_rows)
     return {"id": "train-%d-%d" % (seed, index), "task": task,
             "system": tasks.SYSTEM_PROMPT, "user": user, "answer": answer}
 
@@ -143,8 +147,9 @@ class Batches:
     the same relative positions, which is all RoPE attention sees)."""
 
     def __init__(self, codec, seed, batch, gen_length, exclude, task_weights=None,
-                 drop_system_steps=0, stages=()):
+                 drop_system_steps=0, stages=(), lookup_rows=None):
         self.codec, self.seed, self.batch = codec, seed, batch
+        self.lookup_rows = lookup_rows   # (lo, hi) rows of training lookup tables
         self.gen_length, self.exclude = gen_length, exclude
         self.task_weights, self.drop_system_steps = task_weights, drop_system_steps
         self.stages = stages   # ((end_step, task_weights), ...) ascending
@@ -159,7 +164,7 @@ class Batches:
                 weights = w
                 break
         for i in range(j * n, (j + 1) * n):
-            it = item_for(self.seed, i, weights)
+            it = item_for(self.seed, i, weights, self.lookup_rows)
             if tasks.item_key(it) in self.exclude:
                 continue
             rows.append((it, self.codec.response_ids(it["answer"], self.gen_length)))
@@ -342,7 +347,12 @@ def parse_args(argv):
                     help="bf16 autocast on CUDA (params and optimizer stay fp32)")
     ap.add_argument("--tasks", default="",
                     help="comma-separated task subset to train (default: all, with "
-                         "tasks.TRAIN_WEIGHTS); e.g. copy,reverse for a quick check")
+                         "tasks.TRAIN_WEIGHTS); e.g. copy,reverse for a quick check; "
+                         "TASK:WEIGHT sets a task's relative frequency (word:8,add:1)")
+    ap.add_argument("--lookup-rows", dest="lookup_rows_arg", default="",
+                    help="LO-HI: training lookup tables get LO-HI rows instead of the "
+                         "suite's %d-%d (a table-size curriculum; evaluation items are "
+                         "never changed)" % (tasks.LOOKUP_MIN, tasks.LOOKUP_MAX))
     ap.add_argument("--task-stages", default="",
                     help="task curriculum, TASKS:END_STEP stages separated by '/': e.g. "
                          "copy,reverse:600/copy,reverse,sort,lookup:2500 trains only copy "
@@ -382,11 +392,18 @@ def parse_args(argv):
             ap.error("--task-stages: bad stage %r (want TASKS:END_STEP, END_STEP "
                      "ascending)" % part)
         a.stages.append((int(end), names))
-    for opt, val in [("--tasks", a.tasks)] + [("--task-stages", n) for _, n in a.stages]:
-        bad = [t for t in val.split(",") if val and t not in tasks.TRAIN_WEIGHTS]
-        if bad:
-            ap.error("%s: unknown task(s) %s (known: %s)" % (
-                opt, ",".join(bad), ",".join(tasks.TRAIN_WEIGHTS)))
+    try:
+        a.task_weights = tasks.parse_task_weights(a.tasks) if a.tasks else None
+        a.stage_weights = [(end, tasks.parse_task_weights(n)) for end, n in a.stages]
+    except ValueError as e:
+        ap.error("--tasks / --task-stages: %s" % e)
+    a.lookup_rows = None
+    if a.lookup_rows_arg:
+        lo, _, hi = a.lookup_rows_arg.partition("-")
+        if not (lo.isdigit() and hi.isdigit() and 1 <= int(lo) <= int(hi) <= 40):
+            ap.error("--lookup-rows: want LO-HI with 1 <= LO <= HI <= 40, got %r"
+                     % a.lookup_rows_arg)
+        a.lookup_rows = (int(lo), int(hi))
     if a.data_workers < 0:
         ap.error("--data-workers must be >= 0")
     if a.drop_system_steps < 0:
@@ -473,13 +490,8 @@ def main(argv=None):
         start, history, train_seconds = st["step"], st["history"], st["train_seconds"]
         log("resumed at step %d" % start, logf)
 
-    task_weights = None
-    if a.tasks:
-        task_weights = {t: tasks.TRAIN_WEIGHTS[t] for t in a.tasks.split(",")}
-    stages = tuple((end, {t: tasks.TRAIN_WEIGHTS[t] for t in names.split(",")})
-                   for end, names in a.stages)
-    batches = Batches(codec, a.seed, a.batch, a.gen_length, exclude, task_weights,
-                      a.drop_system_steps, stages)
+    batches = Batches(codec, a.seed, a.batch, a.gen_length, exclude, a.task_weights,
+                      a.drop_system_steps, tuple(a.stage_weights), a.lookup_rows)
     # worker processes are forked before the model touches the GPU (they never use it)
     source = Prefetcher(batches, start, a.data_workers) if a.data_workers else batches
     model.to(dev)
