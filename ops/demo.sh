@@ -53,10 +53,13 @@ curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null || {
 }
 echo "worker ready (http://127.0.0.1:$http_port)"
 
-# the task suite's shared system prompt (149 tokens) and three tasks the shipped model
-# solves (models/llada-tiny/README.md: add 100%, sub 97.5%, reverse 97.5% held out)
+# the task suite's shared system prompt (149 tokens) and four tasks the shipped model
+# solves (models/llada-tiny/README.md, held out: add, sub, reverse 100%, word problems
+# 92.5%); the answers are 636, 465, 27 and "m a k d q"
 system=$(python3 -c 'import json; print(json.loads(open("ops/tasks/eval_small.jsonl").readline())["system"])')
-for prompt in "Compute 347 + 289." "Compute 812 - 347." "Reverse the list: q d k a m"; do
+for prompt in "Compute 347 + 289." "Compute 812 - 347." \
+              "Ann has 45 coins and gives 18 of them away. How many coins does Ann have left?" \
+              "Reverse the list: q d k a m"; do
   echo "== dllm submit --system \"(task-suite system prompt)\" --prompt \"$prompt\" --cache dllm --use-prompt-slot"
   build/bin/dllm submit --bootstrap "$bootstrap" --timeout 120 --system "$system" \
     --prompt "$prompt" --gen-length 8 --steps 8 --block-length 8 --cache dllm \

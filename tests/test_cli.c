@@ -372,7 +372,7 @@ END_TEST
  * gen/block/steps 8, no cache) must stay at or above this. It is set well below the
  * measured value (models/llada-tiny/README.md) so that only a model that stopped
  * answering (a broken checkpoint, tokenizer or sampler) fails it. */
-#define TINY_MIN_EVAL_SMALL_ACCURACY 0.55 /* measured 32/42 = 0.762 */
+#define TINY_MIN_EVAL_SMALL_ACCURACY 0.65 /* measured 34/42 = 0.810 */
 
 /* dllm eval on the shipped model equals the PyTorch reference sampler item for item
  * (tests/data/golden/eval_small_llada_tiny.json, written by
