@@ -78,42 +78,32 @@ fi
 mkdir -p "$work"/stage{1,2,3,4,5,6,7}
 cp "$tok" "$work/tokenizer.json"   # $out may be models/llada-tiny itself
 
-"$py" ops/train/train.py --threads 1 --tokenizer "$work/tokenizer.json" \
-    --work "$work/stage1" --out "$work/stage1/model" \
-    --drop-system-steps 100000000 --task-stages copy,reverse:600 \
-    --batch 32 --lr 1e-3 --steps 2000 --eval-every 100000 --ckpt-every 200 \
-    --time-limit-min "$s1" --skip-final-eval
+# stage N MINUTES OUT INIT THREADS [train.py flags]: one time-limited train.py run; INIT
+# (the previous stage's checkpoint) is empty for stage 1, which starts from random weights
+stage() {
+    local n=$1 min=$2 dst=$3 init=$4 threads=$5
+    shift 5
+    local from=()
+    [ -n "$init" ] && from=(--init-from "$init")
+    "$py" ops/train/train.py --threads "$threads" --tokenizer "$work/tokenizer.json" \
+        --work "$work/stage$n" --out "$dst" "${from[@]}" --time-limit-min "$min" \
+        --skip-final-eval "$@"
+}
+nosys=(--drop-system-steps 100000000)   # no row has the system prompt
+w=$work
 
-"$py" ops/train/train.py --threads 1 --tokenizer "$work/tokenizer.json" \
-    --work "$work/stage2" --out "$work/stage2/model" --init-from "$work/stage1/model" \
-    --tasks copy,reverse,sort,lookup \
-    --batch 32 --lr 1e-3 --warmup 50 --steps 20000 --eval-every 250 --ckpt-every 100 \
-    --time-limit-min "$s2" --time-schedule --skip-final-eval
-
-"$py" ops/train/train.py --threads 2 --tokenizer "$work/tokenizer.json" \
-    --work "$work/stage3" --out "$work/stage3/model" --init-from "$work/stage2/model" \
-    --drop-system-steps 100000000 --tasks add,sub \
-    --batch 64 --lr 1e-3 --warmup 50 --steps 40000 --eval-every 1000000 --ckpt-every 250 \
-    --time-limit-min "$s3" --time-schedule --skip-final-eval
-
-"$py" ops/train/train.py --threads 2 --tokenizer "$work/tokenizer.json" \
-    --work "$work/stage4" --out "$work/stage4/model" --init-from "$work/stage3/model" \
-    --drop-system-steps 100000000 \
-    --batch 64 --lr 1e-3 --warmup 50 --steps 40000 --eval-every 1000000 --ckpt-every 500 \
-    --time-limit-min "$s4" --time-schedule --skip-final-eval
-
-"$py" ops/train/train.py --threads 2 --tokenizer "$work/tokenizer.json" \
-    --work "$work/stage5" --out "$work/stage5/model" --init-from "$work/stage4/model" \
-    --batch 32 --lr 5e-4 --warmup 50 --steps 20000 --eval-every 500 --ckpt-every 100 \
-    --time-limit-min "$s5" --time-schedule --skip-final-eval
-
-"$py" ops/train/train.py --threads 2 --tokenizer "$work/tokenizer.json" \
-    --work "$work/stage6" --out "$work/stage6/model" --init-from "$work/stage5/model" \
-    --drop-system-steps 100000000 --tasks word:8,add:1,sub:1,copy:1,reverse:1,sort:1,lookup:1 \
-    --batch 64 --lr 1e-3 --warmup 50 --steps 40000 --eval-every 1000000 --ckpt-every 250 \
-    --time-limit-min "$s6" --time-schedule --skip-final-eval
-
-"$py" ops/train/train.py --threads 2 --tokenizer "$work/tokenizer.json" \
-    --work "$work/stage7" --out "$out" --init-from "$work/stage6/model" \
-    --batch 32 --lr 5e-4 --warmup 50 --steps 20000 --eval-every 100000 --ckpt-every 100 \
-    --time-limit-min "$s7" --time-schedule --skip-final-eval
+stage 1 "$s1" "$w/stage1/model" "" 1 "${nosys[@]}" --task-stages copy,reverse:600 \
+    --batch 32 --lr 1e-3 --steps 2000 --eval-every 100000 --ckpt-every 200
+stage 2 "$s2" "$w/stage2/model" "$w/stage1/model" 1 --tasks copy,reverse,sort,lookup \
+    --batch 32 --lr 1e-3 --steps 20000 --eval-every 250 --ckpt-every 100 --time-schedule
+stage 3 "$s3" "$w/stage3/model" "$w/stage2/model" 2 "${nosys[@]}" --tasks add,sub \
+    --batch 64 --lr 1e-3 --steps 40000 --eval-every 1000000 --ckpt-every 250 --time-schedule
+stage 4 "$s4" "$w/stage4/model" "$w/stage3/model" 2 "${nosys[@]}" \
+    --batch 64 --lr 1e-3 --steps 40000 --eval-every 1000000 --ckpt-every 500 --time-schedule
+stage 5 "$s5" "$w/stage5/model" "$w/stage4/model" 2 \
+    --batch 32 --lr 5e-4 --steps 20000 --eval-every 500 --ckpt-every 100 --time-schedule
+stage 6 "$s6" "$w/stage6/model" "$w/stage5/model" 2 "${nosys[@]}" \
+    --tasks word:8,add:1,sub:1,copy:1,reverse:1,sort:1,lookup:1 \
+    --batch 64 --lr 1e-3 --steps 40000 --eval-every 1000000 --ckpt-every 250 --time-schedule
+stage 7 "$s7" "$out" "$w/stage6/model" 2 \
+    --batch 32 --lr 5e-4 --steps 20000 --eval-every 100000 --ckpt-every 100 --time-schedule
