@@ -60,9 +60,16 @@ while [ $# -gt 0 ]; do
     esac
 done
 for v in "$s1" "$s2" "$s3" "$s4" "$s5" "$s6" "$s7"; do
+    # digits with at most one dot, and above 0 (train.py reads --time-limit-min 0 as "no
+    # limit", which would let a stage run for hours)
     case "$v" in
-        ''|*[!0-9.]*) echo "cpu_train.sh: stage minutes must be positive numbers" >&2; exit 2 ;;
+        ''|*[!0-9.]*|*.*.*|.) bad=1 ;;
+        *) bad=$(awk -v m="$v" 'BEGIN { print (m + 0 > 0) ? 0 : 1 }') ;;
     esac
+    if [ "$bad" != 0 ]; then
+        echo "cpu_train.sh: stage minutes must be positive numbers, got '$v'" >&2
+        exit 2
+    fi
 done
 if [ ! -f ops/train/train.py ]; then
     echo "cpu_train.sh: run from the repository root (ops/train/train.py not found)" >&2
