@@ -122,7 +122,8 @@ def TOKENIZER_CMD(trainer, corpus, vocab_size, outdir):
 def item_for(seed, index, task_weights, lookup_rows=None):
     """Training item `index`: tasks.make_item("train", seed, index), or, when a task
     subset is trained (--tasks), an item of a task drawn from that subset with the same
-    per-index seeding (so still a pure function of (seed, index))."""
+    per-index seeding (so still a pure function of (seed, index)); lookup_rows (lo, hi)
+    sets the table size of lookup items (--lookup-rows)."""
     if task_weights is None and lookup_rows is None:
         return tasks.make_item("train", seed, index)
     rng = random.Random("train:%d:%d" % (seed, index))
