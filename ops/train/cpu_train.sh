@@ -85,32 +85,32 @@ fi
 mkdir -p "$work"/stage{1,2,3,4,5,6,7}
 cp "$tok" "$work/tokenizer.json"   # $out may be models/llada-tiny itself
 
-# stage N MINUTES OUT INIT THREADS [train.py flags]: one time-limited train.py run; INIT
-# (the previous stage's checkpoint) is empty for stage 1, which starts from random weights
+last=7
+# stage N MINUTES THREADS [train.py flags]: one time-limited train.py run; stage 1 starts
+# from random weights, stage N > 1 from stage N-1's checkpoint; the last one writes --out
 stage() {
-    local n=$1 min=$2 dst=$3 init=$4 threads=$5
-    shift 5
-    local from=()
-    [ -n "$init" ] && from=(--init-from "$init")
+    local n=$1 min=$2 threads=$3
+    shift 3
+    local dst=$work/stage$n/model from=()
+    [ "$n" -eq "$last" ] && dst=$out
+    [ "$n" -gt 1 ] && from=(--init-from "$work/stage$((n - 1))/model")
     "$py" ops/train/train.py --threads "$threads" --tokenizer "$work/tokenizer.json" \
         --work "$work/stage$n" --out "$dst" "${from[@]}" --time-limit-min "$min" \
         --skip-final-eval "$@"
 }
 nosys=(--drop-system-steps 100000000)   # no row has the system prompt
-w=$work
 
-stage 1 "$s1" "$w/stage1/model" "" 1 "${nosys[@]}" --task-stages copy,reverse:600 \
+stage 1 "$s1" 1 "${nosys[@]}" --task-stages copy,reverse:600 \
     --batch 32 --lr 1e-3 --steps 2000 --eval-every 100000 --ckpt-every 200
-stage 2 "$s2" "$w/stage2/model" "$w/stage1/model" 1 --tasks copy,reverse,sort,lookup \
+stage 2 "$s2" 1 --tasks copy,reverse,sort,lookup \
     --batch 32 --lr 1e-3 --steps 20000 --eval-every 250 --ckpt-every 100 --time-schedule
-stage 3 "$s3" "$w/stage3/model" "$w/stage2/model" 2 "${nosys[@]}" --tasks add,sub \
+stage 3 "$s3" 2 "${nosys[@]}" --tasks add,sub \
     --batch 64 --lr 1e-3 --steps 40000 --eval-every 1000000 --ckpt-every 250 --time-schedule
-stage 4 "$s4" "$w/stage4/model" "$w/stage3/model" 2 "${nosys[@]}" \
+stage 4 "$s4" 2 "${nosys[@]}" \
     --batch 64 --lr 1e-3 --steps 40000 --eval-every 1000000 --ckpt-every 500 --time-schedule
-stage 5 "$s5" "$w/stage5/model" "$w/stage4/model" 2 \
+stage 5 "$s5" 2 \
     --batch 32 --lr 5e-4 --steps 20000 --eval-every 500 --ckpt-every 100 --time-schedule
-stage 6 "$s6" "$w/stage6/model" "$w/stage5/model" 2 "${nosys[@]}" \
-    --tasks word:8,add:1,sub:1,copy:1,reverse:1,sort:1,lookup:1 \
+stage 6 "$s6" 2 "${nosys[@]}" --tasks word:8,add:1,sub:1,copy:1,reverse:1,sort:1,lookup:1 \
     --batch 64 --lr 1e-3 --steps 40000 --eval-every 1000000 --ckpt-every 250 --time-schedule
-stage 7 "$s7" "$out" "$w/stage6/model" 2 \
+stage 7 "$s7" 2 \
     --batch 32 --lr 5e-4 --steps 20000 --eval-every 100000 --ckpt-every 100 --time-schedule
