@@ -113,17 +113,16 @@ def main():
             check(o.get("--out") == want_out, "stage %d writes %s, not %s"
                   % (n, o.get("--out"), want_out))
             check(o.get("--skip-final-eval") is True, "stage %d would evaluate in its time" % n)
-            for key in ("--tasks",):
-                if key in o:
-                    try:
-                        tasks.parse_task_weights(o[key])
-                    except ValueError as e:
-                        fail("stage %d %s %s: %s" % (n, key, o[key], e))
-            if "--task-stages" in o:
-                for part in o["--task-stages"].split("/"):
-                    names, _, end = part.rpartition(":")
-                    check(end.isdigit(), "stage %d --task-stages %s" % (n, part))
-                    tasks.parse_task_weights(names)
+            specs = [o["--tasks"]] if "--tasks" in o else []
+            for part in filter(None, o.get("--task-stages", "").split("/")):
+                names, _, end = part.rpartition(":")
+                check(end.isdigit(), "stage %d --task-stages %s: no end step" % (n, part))
+                specs.append(names)
+            for spec in specs:
+                try:
+                    tasks.parse_task_weights(spec)
+                except ValueError as e:
+                    fail("stage %d task spec %s: %s" % (n, spec, e))
             total += float(o["--time-limit-min"])
             prev_out = o["--out"]
         check(0 < total < BUDGET_MIN, "default stages take %.1f min, not under %.0f"

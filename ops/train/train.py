@@ -401,9 +401,10 @@ def parse_args(argv):
     a.lookup_rows = None
     if a.lookup_rows_arg:
         lo, _, hi = a.lookup_rows_arg.partition("-")
-        if not (lo.isdigit() and hi.isdigit() and 1 <= int(lo) <= int(hi) <= 40):
-            ap.error("--lookup-rows: want LO-HI with 1 <= LO <= HI <= 40, got %r"
-                     % a.lookup_rows_arg)
+        nkeys = len(tasks.LOOKUP_KEYS)   # a table's names are distinct keys
+        if not (lo.isdigit() and hi.isdigit() and 1 <= int(lo) <= int(hi) <= nkeys):
+            ap.error("--lookup-rows: want LO-HI with 1 <= LO <= HI <= %d, got %r"
+                     % (nkeys, a.lookup_rows_arg))
         a.lookup_rows = (int(lo), int(hi))
     if a.data_workers < 0:
         ap.error("--data-workers must be >= 0")
